@@ -1,0 +1,127 @@
+import { STATUS_CODES } from 'node:http'
+import fp from 'fastify-plugin'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config } from './config.js'
+import type { MetricsSink } from './metrics/sink.js'
+import statsd from './plugins/statsd.js'
+import redis from './plugins/redis.js'
+import store from './plugins/store.js'
+import httpMetrics from './plugins/http-metrics.js'
+import runtimeMetrics from './plugins/runtime-metrics.js'
+import hitsRoutes from './routes/hits.js'
+import itemsRoutes from './routes/items.js'
+import healthRoutes from './routes/health.js'
+import demoRoutes from './routes/demo.js'
+import { ErrorResponse } from './schemas/common.js'
+
+/** What the app plugin needs besides the Fastify instance. */
+export interface AppOptions {
+  config: Config
+  /** A metrics sink to use instead of the hot-shots UDP client (tests, benchmarks). */
+  sink?: MetricsSink
+}
+
+/**
+ * Largest accepted request body, in bytes. An item value is up to 65,536 characters, and JSON
+ * may spell each one as a 6-byte `\uXXXX` escape; 4 KiB more covers the key and the rest.
+ * Larger bodies are answered 413 before they are parsed.
+ */
+export const BODY_LIMIT_BYTES = 65536 * 6 + 4096
+
+/**
+ * Fastify server options for a config: logger, body limit, timeouts, and Ajv set to reject
+ * unknown properties (instead of silently removing them) so a typo in a field gets a 400.
+ */
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie']
+    },
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Bound how long a slow client can hold a connection and a request.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
+    schemaErrorFormatter: validationError
+  }
+}
+
+/**
+ * Turns Ajv errors into one message that names the field: `body/ttl must be <= 2592000`,
+ * `body must NOT have additional properties: 'colour'`, `params/key must match pattern ...`.
+ */
+export function validationError (errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const message = errors.map((e) => {
+    const field = `${dataVar}${e.instancePath}`
+    const extra = e.params?.additionalProperty
+    const missing = e.params?.missingProperty
+    const detail = typeof extra === 'string'
+      ? `: '${extra}'`
+      : typeof missing === 'string' && !String(e.message).includes(missing) ? `: '${missing}'` : ''
+    return `${field} ${e.message ?? 'is invalid'}${detail}`
+  }).join('; ')
+  return new Error(message)
+}
+
+/**
+ * The service as a Fastify plugin: plugins in dependency order, then routes; one error handler
+ * and one not-found handler. 4xx messages are kept (they name the bad field); 5xx bodies carry
+ * only a generic message, the error goes to the log.
+ */
+export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  const { config } = opts
+  fastify.addSchema(ErrorResponse)
+  // A JSON API: text/plain bodies get 415 instead of being parsed into a string.
+  fastify.removeContentTypeParser('text/plain')
+  await fastify.register(statsd, { config, sink: opts.sink })
+  await fastify.register(redis, { config })
+  await fastify.register(store)
+  await fastify.register(httpMetrics)
+  await fastify.register(runtimeMetrics, { config })
+
+  fastify.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode <= 599
+      ? error.statusCode
+      : 500
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed')
+      const message = status === 503 ? 'service unavailable: a dependency did not answer' : 'internal server error'
+      return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message })
+    }
+    return reply.code(status).send({
+      statusCode: status,
+      error: STATUS_CODES[status] ?? 'Error',
+      message: error.message,
+      code: error.code
+    })
+  })
+
+  fastify.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `no route for ${request.method} ${request.url.slice(0, 200)}`
+    })
+  })
+
+  await fastify.register(hitsRoutes)
+  await fastify.register(itemsRoutes)
+  await fastify.register(healthRoutes)
+  if (config.demoRoutes) await fastify.register(demoRoutes)
+}
+
+/**
+ * Builds a ready-to-listen Fastify instance for a config, with the TypeBox type provider.
+ * Used by server.ts and by the tests (`app.inject()`), so both run the same thing.
+ */
+export async function buildApp (config: Config, overrides: Partial<FastifyServerOptions> = {}, sink?: MetricsSink): Promise<FastifyInstance> {
+  const fastify = Fastify({ ...serverOptions(config), ...overrides }).withTypeProvider<TypeBoxTypeProvider>()
+  // fastify-plugin exposes the app's decorators (metrics, redis, items...) on the root instance.
+  await fastify.register(fp(app, { name: 'app' }), { config, sink })
+  return fastify
+}

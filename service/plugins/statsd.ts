@@ -1,0 +1,74 @@
+import fp from 'fastify-plugin'
+import StatsD from 'hot-shots'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Config } from '../config.js'
+import { HotShotsSink } from '../metrics/hot-shots-sink.js'
+import type { MetricsSink } from '../metrics/sink.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Where every measurement goes; see service/metrics/sink.ts. */
+    metrics: MetricsSink
+  }
+}
+
+/** At most one metrics-pipeline error log line per this many milliseconds. */
+export const ERROR_LOG_INTERVAL_MS = 10_000
+
+/**
+ * Returns an error handler that logs the first error, then at most one line per
+ * `intervalMs` carrying how many errors were suppressed in between. A dead exporter, a DNS
+ * failure or ICMP port unreachable then costs one log line per interval, not one per request.
+ */
+export function rateLimitedErrorLog (log: FastifyBaseLogger, intervalMs = ERROR_LOG_INTERVAL_MS): (err: Error) => void {
+  let last = -Infinity
+  let suppressed = 0
+  return (err: Error) => {
+    const now = Date.now()
+    if (now - last < intervalMs) {
+      suppressed++
+      return
+    }
+    log.warn({ err, suppressed }, 'metrics pipeline error; responses are unaffected')
+    last = now
+    suppressed = 0
+  }
+}
+
+/**
+ * The StatsD client, as a plugin: creates a hot-shots UDP client from the config
+ * (STATSD_HOST, STATSD_PORT, buffering sized by STATSD_MAX_DATAGRAM_BYTES and flushed every
+ * METRICS_FLUSH_INTERVAL_MS, global tags `service` and `instance`), decorates `metrics` with a
+ * {@link MetricsSink}, and flushes and closes it in `onClose` (after the server stopped
+ * answering, so the last responses are counted).
+ *
+ * Pass `sink` to use another sink (tests, benchmarks); the plugin then still closes it.
+ */
+async function statsdPlugin (fastify: FastifyInstance, opts: { config: Config, sink?: MetricsSink }): Promise<void> {
+  const { config } = opts
+  let sink = opts.sink
+  if (sink === undefined) {
+    const client = new StatsD({
+      host: config.statsdHost,
+      port: config.statsdPort,
+      protocol: 'udp',
+      cacheDns: true,
+      // A datagram never exceeds this, so it fits the MTU and is not fragmented.
+      maxBufferSize: config.statsdMaxDatagramBytes,
+      bufferFlushInterval: config.metricsFlushIntervalMs,
+      globalTags: { service: config.serviceName, instance: config.serviceInstance },
+      // No Datadog extras on the wire: statsd_exporter would turn them into stray labels.
+      includeDataDogTags: false,
+      datadog: false,
+      includeDatadogTelemetry: false,
+      errorHandler: rateLimitedErrorLog(fastify.log)
+    })
+    sink = new HotShotsSink(client)
+  }
+  fastify.decorate('metrics', sink)
+  fastify.addHook('onClose', async () => {
+    await sink.close()
+  })
+}
+
+export default fp(statsdPlugin, { name: 'statsd', fastify: '5.x' })

@@ -1,0 +1,51 @@
+import { createSocket, type Socket } from 'node:dgram'
+import type { TestLike } from './redis.js'
+
+/** A real UDP socket on 127.0.0.1 that records every datagram a test's service sends. */
+export interface UdpListener {
+  readonly port: number
+  /** Every datagram received, in order, as text. */
+  readonly datagrams: string[]
+  /** Every StatsD line received (datagrams split at newlines). */
+  lines (): string[]
+  /** Resolves once `predicate(lines())` holds; rejects after `timeoutMs`. */
+  waitFor (predicate: (lines: string[]) => boolean, timeoutMs?: number): Promise<string[]>
+  /** Forgets what was received so far. */
+  clear (): void
+  close (): Promise<void>
+}
+
+/**
+ * Binds a UDP socket on 127.0.0.1 (a free port unless `port` is given), closed at teardown.
+ * @param recvBufferBytes kernel receive buffer to ask for (bursts in benchmarks need more).
+ */
+export async function udpListener (t: TestLike, port = 0, recvBufferBytes?: number): Promise<UdpListener> {
+  const socket: Socket = createSocket('udp4')
+  const datagrams: string[] = []
+  socket.on('message', (msg) => { datagrams.push(msg.toString('utf8')) })
+  await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', () => resolve()))
+  if (recvBufferBytes !== undefined) socket.setRecvBufferSize(recvBufferBytes)
+  let closed = false
+  const close = (): Promise<void> => new Promise((resolve) => {
+    if (closed) return resolve()
+    closed = true
+    socket.close(() => resolve())
+  })
+  t.teardown(close)
+  const lines = (): string[] => datagrams.flatMap((d) => d.split('\n')).filter((l) => l !== '')
+  return {
+    port: socket.address().port,
+    datagrams,
+    lines,
+    async waitFor (predicate, timeoutMs = 3000) {
+      const deadline = Date.now() + timeoutMs
+      while (!predicate(lines())) {
+        if (Date.now() > deadline) throw new Error(`UDP lines not as expected after ${timeoutMs} ms:\n${lines().join('\n')}`)
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      return lines()
+    },
+    clear () { datagrams.length = 0 },
+    close
+  }
+}
