@@ -9,6 +9,7 @@ import statsd from './plugins/statsd.js'
 import redis from './plugins/redis.js'
 import store from './plugins/store.js'
 import httpMetrics from './plugins/http-metrics.js'
+import overload, { overloadOptions } from './plugins/under-pressure.js'
 import runtimeMetrics from './plugins/runtime-metrics.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
@@ -82,6 +83,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(redis, { config })
   await fastify.register(store)
   await fastify.register(httpMetrics)
+  await fastify.register(overload, overloadOptions(config))
   await fastify.register(runtimeMetrics, { config })
 
   fastify.setErrorHandler((error: FastifyError, request, reply) => {

@@ -25,11 +25,13 @@ export interface Config {
   /** REDIS_CONNECT_TIMEOUT_MS: one TCP connect attempt to Redis (ms, default 2000). */
   readonly redisConnectTimeoutMs: number
   /**
-   * REDIS_WAIT_AT_START: true makes start-up wait for Redis (through @fastify/redis) and fail
-   * with a clear message after the plugin timeout; false (default) starts at once, readiness
-   * answers 503 until Redis is reachable.
+   * REDIS_WAIT_AT_START: true makes start-up wait for Redis and fail with a clear message after
+   * REDIS_START_TIMEOUT_MS; false (default) starts at once, readiness answers 503 until Redis is
+   * reachable.
    */
   readonly redisWaitAtStart: boolean
+  /** REDIS_START_TIMEOUT_MS: with REDIS_WAIT_AT_START, how long start-up waits (ms, default 10000). */
+  readonly redisStartTimeoutMs: number
   /** STATSD_HOST: where StatsD datagrams go (default 127.0.0.1). */
   readonly statsdHost: string
   /** STATSD_PORT: UDP port of statsd_exporter (default 9125). */
@@ -44,6 +46,18 @@ export interface Config {
   readonly demoRoutes: boolean
   /** SHUTDOWN_TIMEOUT_MS: graceful shutdown bound before a forced exit (ms, default 10000). */
   readonly shutdownTimeoutMs: number
+  /**
+   * OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: mean event-loop delay over one sample above which
+   * requests are answered 503 (ms, default 1000, 0 switches the check off).
+   */
+  readonly overloadMaxEventLoopDelayMs: number
+  /**
+   * OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: event-loop utilization over one sample (0..1) above
+   * which requests are answered 503 (default 0.98, 0 switches the check off).
+   */
+  readonly overloadMaxEventLoopUtilization: number
+  /** OVERLOAD_SAMPLE_INTERVAL_MS: how often the overload checks sample the loop (ms, default 1000). */
+  readonly overloadSampleIntervalMs: number
   /** The service version, from package.json (not configurable). */
   readonly version: string
 }
@@ -74,6 +88,13 @@ function integer (env: Env, name: string, fallback: number, min: number, max: nu
   const value = Number(raw)
   if (value < min || value > max) throw new ConfigError(name, `${value} is outside ${min}..${max}`)
   return value
+}
+
+function ratio (env: Env, name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^(0(\.\d+)?|1(\.0+)?)$/.test(raw)) throw new ConfigError(name, `${JSON.stringify(raw)} is not a number from 0 to 1`)
+  return Number(raw)
 }
 
 function bool (env: Env, name: string, fallback: boolean): boolean {
@@ -115,6 +136,7 @@ export function loadConfig (env: Env = process.env, version = '0.0.0'): Config {
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60000),
     redisConnectTimeoutMs: integer(env, 'REDIS_CONNECT_TIMEOUT_MS', 2000, 10, 60000),
     redisWaitAtStart: bool(env, 'REDIS_WAIT_AT_START', false),
+    redisStartTimeoutMs: integer(env, 'REDIS_START_TIMEOUT_MS', 10000, 100, 600000),
     statsdHost: text(env, 'STATSD_HOST', '127.0.0.1', /^[^\s]+$/),
     statsdPort: integer(env, 'STATSD_PORT', 9125, 1, 65535),
     metricsFlushIntervalMs: integer(env, 'METRICS_FLUSH_INTERVAL_MS', 1000, 10, 60000),
@@ -122,6 +144,9 @@ export function loadConfig (env: Env = process.env, version = '0.0.0'): Config {
     runtimeMetricsIntervalMs: integer(env, 'RUNTIME_METRICS_INTERVAL_MS', 5000, 100, 300000),
     demoRoutes: bool(env, 'DEMO_ROUTES', true),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 100, 600000),
+    overloadMaxEventLoopDelayMs: integer(env, 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60000),
+    overloadMaxEventLoopUtilization: ratio(env, 'OVERLOAD_MAX_EVENT_LOOP_UTILIZATION', 0.98),
+    overloadSampleIntervalMs: integer(env, 'OVERLOAD_SAMPLE_INTERVAL_MS', 1000, 10, 60000),
     version
   }
 }

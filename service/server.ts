@@ -23,7 +23,13 @@ try {
   throw err
 }
 
-const app = await buildApp(config)
+let app
+try {
+  app = await buildApp(config)
+} catch (err) {
+  process.stderr.write(`fastify-monitoring: start-up failed: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exit(1)
+}
 
 closeWithGrace({ delay: config.shutdownTimeoutMs, logger: app.log }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'closing after an uncaught error')

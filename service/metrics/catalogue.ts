@@ -89,7 +89,7 @@ export const METRICS = {
     prometheus: 'http_requests_in_flight',
     prometheusType: 'gauge',
     unit: 'requests',
-    help: 'Requests received and not yet answered, sampled at each flush.'
+    help: 'Requests received and not yet answered, sampled every RUNTIME_METRICS_INTERVAL_MS.'
   },
   httpRequestsAborted: {
     statsd: 'http.requests.aborted',

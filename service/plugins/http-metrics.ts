@@ -50,7 +50,10 @@ async function httpMetricsPlugin (fastify: FastifyInstance): Promise<void> {
     done()
   })
 
+  // Fastify does not run onResponse for a request whose client went away before the reply
+  // (test/plugins/aborted.test.ts shows it), so the abort hook releases the in-flight slot.
   fastify.addHook('onRequestAbort', (request, done) => {
+    inFlight--
     fastify.metrics.aborted(methodTag(request.method), routeTag(request))
     done()
   })

@@ -27,13 +27,35 @@ export function redisOptions (config: Config): RedisOptions {
 }
 
 /**
+ * Resolves when the client is ready; otherwise disconnects it (so no reconnect loop outlives a
+ * failed start) and throws.
+ * @param timeoutMs how long to wait (REDIS_START_TIMEOUT_MS).
+ * @throws {Error} naming the variable, when Redis is not ready in time.
+ */
+async function waitUntilReady (client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return
+  const ready = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs)
+    client.once('ready', () => {
+      clearTimeout(timer)
+      resolve(true)
+    })
+  })
+  if (!ready) {
+    client.disconnect()
+    throw new Error(`Redis was not ready within REDIS_START_TIMEOUT_MS=${timeoutMs} ms and REDIS_WAIT_AT_START is true`)
+  }
+}
+
+/**
  * The Redis connection, as a plugin. Decorates `redis` (an ioredis client) and closes it in
  * `onClose` (QUIT when connected, disconnect otherwise, so shutdown never waits on a dead Redis).
  *
- * With REDIS_WAIT_AT_START the client is handed to @fastify/redis, whose registration waits for
- * the connection to be ready: start-up fails after Fastify's plugin timeout when Redis is absent.
- * Otherwise the client is decorated directly and the service starts at once; @fastify/redis
- * offers no way to skip that wait, which is why both paths exist.
+ * With REDIS_WAIT_AT_START, start-up waits up to REDIS_START_TIMEOUT_MS for the connection and
+ * fails with a message naming the variables; the ready client is then handed to @fastify/redis.
+ * Otherwise the client is decorated directly and the service starts at once (readiness answers
+ * 503 until Redis is up): @fastify/redis's registration always waits for Redis, with no way to
+ * skip the wait, which is why this path decorates by itself.
  */
 async function redisPlugin (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
   const client = new Redis(opts.config.redisUrl, redisOptions(opts.config))
@@ -49,6 +71,7 @@ async function redisPlugin (fastify: FastifyInstance, opts: { config: Config }):
   client.on('close', () => logState('closed'))
 
   if (opts.config.redisWaitAtStart) {
+    await waitUntilReady(client, opts.config.redisStartTimeoutMs)
     await fastify.register(fastifyRedis, { client, closeClient: false })
   } else {
     // Same shape as @fastify/redis's decorator (without namespaces, which we do not use).

@@ -1,0 +1,146 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort } from '../../test/helpers/redis.js'
+import type { Variant } from './app.js'
+import type { ServerReply, ServerRequest, ServerStats } from './server.js'
+
+/**
+ * CPU placement: the servers under test on one CPU, everything else (this runner with autocannon
+ * and the UDP receiver, redis-server) on another, when `taskset` (util-linux) exists and the
+ * machine has two CPUs or more. Otherwise nothing is pinned and the report says so.
+ */
+export interface Pinning {
+  enabled: boolean
+  /** CPU of the load generator, receiver and Redis. */
+  loadCpu: number
+  /** CPU of the servers under test. */
+  serverCpu: number
+  reason: string
+}
+
+export function pinning (): Pinning {
+  const cpus = availableParallelism()
+  if (cpus < 2) return { enabled: false, loadCpu: 0, serverCpu: 0, reason: `only ${cpus} CPU: nothing pinned` }
+  if (spawnSync('taskset', ['-V']).status !== 0) {
+    return { enabled: false, loadCpu: 0, serverCpu: 1, reason: 'taskset not found (apt-get install util-linux): nothing pinned' }
+  }
+  return { enabled: true, loadCpu: 0, serverCpu: 1, reason: 'servers on CPU 1; load generator, receiver and redis-server on CPU 0' }
+}
+
+/** Pins every thread of this process to `cpu` (no-op when pinning is off). */
+export function pinSelf (pin: Pinning): void {
+  if (pin.enabled) spawnSync('taskset', ['-a', '-p', '-c', String(pin.loadCpu), String(process.pid)])
+}
+
+/** `command args` under `taskset -c cpu` when pinning is on. */
+function pinned (pin: Pinning, cpu: number, command: string, args: string[]): [string, string[]] {
+  return pin.enabled ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args]
+}
+
+/** A redis-server of the benchmark's own, without persistence, on a free port. */
+export interface BenchRedis { url: string, stop (): Promise<void> }
+
+/** @throws when redis-server is missing or does not start within 10 s. */
+export async function startRedis (pin: Pinning): Promise<BenchRedis> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'fm-bench-redis-'))
+  const [command, args] = pinned(pin, pin.loadCpu, 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'])
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  await new Promise<void>((resolve, reject) => {
+    let out = ''
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000)
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    child.once('error', reject)
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)))
+  })
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: () => stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }))
+  }
+}
+
+/** Asks a child to stop (`ask`, default SIGTERM), and kills it if it has not exited within 5 s. */
+function stopChild (child: ChildProcess, ask: () => void = () => child.kill('SIGTERM')): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    child.once('exit', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+    ask()
+  })
+}
+
+/** A benchmark server child (scripts/bench/server.ts) and a typed view of its IPC channel. */
+export interface BenchServer {
+  variant: Variant
+  pid: number
+  port: number
+  stats (): Promise<ServerStats>
+  /** Resolves once the server's metrics sink flushed (immediately for uninstrumented variants). */
+  flush (): Promise<void>
+  close (): Promise<void>
+}
+
+/**
+ * The server entry beside this file: compiled JavaScript when the runner was compiled (npm run
+ * bench), so the servers run without a TypeScript loader, whose hooks thread alone adds ~30 MB of
+ * RSS; the TypeScript source through tsx otherwise.
+ */
+const COMPILED = import.meta.url.endsWith('.js')
+const SERVER = fileURLToPath(new URL(COMPILED ? './server.js' : './server.ts', import.meta.url))
+
+/** Spawns one server for `variant`, pinned to the server CPU, and waits until it listens. */
+export async function startServer (pin: Pinning, variant: Variant, redisUrl: string, statsdPort: number): Promise<BenchServer> {
+  const [command, args] = pinned(pin, pin.serverCpu, process.execPath,
+    [...(COMPILED ? [] : ['--import', 'tsx']), SERVER, variant, redisUrl, String(statsdPort)])
+  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const pending = new Map<number, (reply: ServerReply) => void>()
+  let nextId = 1
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${variant} server did not start within 30 s`)), 30_000)
+    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code} before listening`)))
+    child.on('message', (reply: ServerReply) => {
+      if (reply.type === 'ready') {
+        clearTimeout(timer)
+        resolve(reply.port)
+      } else {
+        pending.get(reply.id)?.(reply)
+        pending.delete(reply.id)
+      }
+    })
+  })
+  const ask = (type: 'stats' | 'flush'): Promise<ServerReply> => new Promise((resolve) => {
+    const id = nextId++
+    pending.set(id, resolve)
+    child.send({ type, id } satisfies ServerRequest)
+  })
+  return {
+    variant,
+    pid: child.pid ?? 0,
+    port,
+    async stats () {
+      const reply = await ask('stats')
+      if (reply.type !== 'stats') throw new Error(`unexpected reply ${reply.type}`)
+      return reply.stats
+    },
+    async flush () { await ask('flush') },
+    close () {
+      return stopChild(child, () => {
+        if (child.connected) child.send({ type: 'close' } satisfies ServerRequest)
+        else child.kill('SIGTERM')
+      })
+    }
+  }
+}

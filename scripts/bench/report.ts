@@ -1,0 +1,153 @@
+import type { RouteName, Variant } from './app.js'
+import type { LoadResult } from './load.js'
+
+/** What the UDP receiver got from one server during a saturation phase. */
+export interface UdpCounts {
+  datagrams: number
+  lines: number
+  /** Sum of `http.requests` for the route, and `http.request.duration` observations. */
+  requests: number
+  durations: number
+  /** Redis route only: `cache.lookups{result:hit}` sum and `redis.command.duration{command:get}` observations. */
+  cacheHits: number
+  redisGets: number
+}
+
+/** One measurement of one variant on one route in one round. */
+export interface Sample {
+  round: number
+  route: RouteName
+  variant: Variant
+  /** Closed-loop saturation, with the server's CPU µs per response and RSS (bytes) at its end. */
+  sat: LoadResult & { cpuUsPerReq: number, rss: number }
+  /** Fixed overall rate, with the server's CPU µs per response. */
+  rate: LoadResult & { cpuUsPerReq: number }
+  /** null for variants that send no StatsD. */
+  udp: UdpCounts | null
+  /** Empty when every response was 2xx and (for the aggregating sink) every count arrived. */
+  problems: string[]
+}
+
+export function median (values: number[]): number {
+  const xs = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (xs.length === 0) return NaN
+  const mid = xs.length >> 1
+  return xs.length % 2 === 1 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2
+}
+
+/** Median over rounds of `f(variant sample) / f(bare sample)` taken in the same round: a paired ratio. */
+function pairedRatio (samples: Sample[], route: RouteName, variant: Variant, f: (s: Sample) => number): number {
+  const ratios: number[] = []
+  for (const s of samples) {
+    if (s.route !== route || s.variant !== variant) continue
+    const bare = samples.find((b) => b.route === route && b.variant === 'bare' && b.round === s.round)
+    if (bare !== undefined) ratios.push(f(s) / f(bare))
+  }
+  return median(ratios)
+}
+
+/** Median over rounds of `f(variant) - f(bare)`, paired by round. */
+function pairedDelta (samples: Sample[], route: RouteName, variant: Variant, f: (s: Sample) => number): number {
+  const deltas: number[] = []
+  for (const s of samples) {
+    if (s.route !== route || s.variant !== variant) continue
+    const bare = samples.find((b) => b.route === route && b.variant === 'bare' && b.round === s.round)
+    if (bare !== undefined) deltas.push(f(s) - f(bare))
+  }
+  return median(deltas)
+}
+
+/** One row of the summary: medians over rounds, and ratios to bare paired by round. */
+export interface Row {
+  route: RouteName
+  variant: Variant
+  rps: number
+  rpsRatio: number
+  p50Ms: number
+  p99Ms: number
+  addedP99Ms: number
+  satCpuUs: number
+  rateCpuUs: number
+  /** bare CPU per request / this CPU per request at the fixed rate: the capacity left, steadier than rps. */
+  cpuCapacityRatio: number
+  rateP50Ms: number
+  rateP99Ms: number
+  addedRateP99Ms: number
+  rssMiB: number
+  rssRatio: number
+  datagramsPerS: number
+  linesPerS: number
+  /** Counts received / responses, at saturation (1 = nothing lost). */
+  countedRatio: number
+  timedRatio: number
+}
+
+export function summarize (samples: Sample[], routes: RouteName[], variants: Variant[]): Row[] {
+  const rows: Row[] = []
+  for (const route of routes) {
+    for (const variant of variants) {
+      const mine = samples.filter((s) => s.route === route && s.variant === variant)
+      if (mine.length === 0) continue
+      const m = (f: (s: Sample) => number): number => median(mine.map(f))
+      rows.push({
+        route,
+        variant,
+        rps: m((s) => s.sat.rps),
+        rpsRatio: pairedRatio(samples, route, variant, (s) => s.sat.rps),
+        p50Ms: m((s) => s.sat.p50Ms),
+        p99Ms: m((s) => s.sat.p99Ms),
+        addedP99Ms: pairedDelta(samples, route, variant, (s) => s.sat.p99Ms),
+        satCpuUs: m((s) => s.sat.cpuUsPerReq),
+        rateCpuUs: m((s) => s.rate.cpuUsPerReq),
+        cpuCapacityRatio: 1 / pairedRatio(samples, route, variant, (s) => s.rate.cpuUsPerReq),
+        rateP50Ms: m((s) => s.rate.p50Ms),
+        rateP99Ms: m((s) => s.rate.p99Ms),
+        addedRateP99Ms: pairedDelta(samples, route, variant, (s) => s.rate.p99Ms),
+        rssMiB: m((s) => s.sat.rss / 1048576),
+        rssRatio: pairedRatio(samples, route, variant, (s) => s.sat.rss),
+        datagramsPerS: m((s) => s.udp === null ? NaN : s.udp.datagrams / s.sat.seconds),
+        linesPerS: m((s) => s.udp === null ? NaN : s.udp.lines / s.sat.seconds),
+        countedRatio: m((s) => s.udp === null ? NaN : s.udp.requests / s.sat.responses),
+        timedRatio: m((s) => s.udp === null ? NaN : s.udp.durations / s.sat.responses)
+      })
+    }
+  }
+  return rows
+}
+
+const COLUMNS: Array<[string, (r: Row) => string]> = [
+  ['route', (r) => r.route],
+  ['variant', (r) => r.variant],
+  ['req/s', (r) => r.rps.toFixed(0)],
+  ['x bare', (r) => r.rpsRatio.toFixed(2)],
+  ['p50 ms', (r) => r.p50Ms.toFixed(3)],
+  ['p99 ms', (r) => r.p99Ms.toFixed(3)],
+  ['+p99 ms', (r) => signed(r.addedP99Ms)],
+  ['CPU µs/req sat', (r) => r.satCpuUs.toFixed(1)],
+  ['CPU µs/req @rate', (r) => r.rateCpuUs.toFixed(1)],
+  ['capacity x bare', (r) => r.cpuCapacityRatio.toFixed(2)],
+  ['@rate p99 ms', (r) => r.rateP99Ms.toFixed(3)],
+  ['+p99 @rate', (r) => signed(r.addedRateP99Ms)],
+  ['RSS MiB', (r) => r.rssMiB.toFixed(1)],
+  ['RSS x bare', (r) => r.rssRatio.toFixed(2)],
+  ['datagrams/s', (r) => fixedOrDash(r.datagramsPerS, 0)],
+  ['lines/s', (r) => fixedOrDash(r.linesPerS, 0)],
+  ['counted', (r) => fixedOrDash(r.countedRatio, 4)],
+  ['timed', (r) => fixedOrDash(r.timedRatio, 4)]
+]
+
+function signed (v: number): string {
+  return Number.isFinite(v) ? (v >= 0 ? '+' : '') + v.toFixed(3) : '-'
+}
+
+function fixedOrDash (v: number, digits: number): string {
+  return Number.isFinite(v) ? v.toFixed(digits) : '-'
+}
+
+/** The summary as a fixed-width text table (also valid GitHub markdown). */
+export function table (rows: Row[]): string {
+  const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]
+  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((row) => row[i].length)))
+  const line = (row: string[]): string => '| ' + row.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join(' | ') + ' |'
+  return [line(cells[0]), '|' + widths.map((w, i) => i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':').join('|') + '|', ...cells.slice(1).map(line)].join('\n')
+}

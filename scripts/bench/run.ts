@@ -1,0 +1,199 @@
+/**
+ * `npm run bench` / `npm run bench:smoke`: what the instrumentation costs, measured on real
+ * servers over loopback with autocannon.
+ *
+ * One server per variant (see app.ts: bare, aggregating, fastify-metrics, hot-shots) runs as a
+ * child process pinned to CPU 1; this process (autocannon and a UDP receiver standing in for
+ * statsd_exporter) and a redis-server of its own are pinned to CPU 0. After a warm-up, every
+ * round measures each route with each variant, the variant order rotating from round to round,
+ * in two phases:
+ * - saturation: 50 connections closed-loop for a fixed number of requests (about `--seconds`
+ *   worth): req/s, p50/p99 latency, server CPU per request, RSS, and what reached the receiver;
+ *   every count must arrive for the aggregating sink (zero loss), else the run fails;
+ * - fixed rate (`--rate` req/s for `--rate-seconds`): server CPU per request, the figure that
+ *   stays steady when other work on the machine makes closed-loop req/s swing.
+ * It prints medians over rounds and ratios to bare paired by round.
+ *
+ * Options: --rounds N, --seconds S, --rate R, --rate-seconds S, --warmup S, --connections N,
+ * --rate-connections N, --variants a,b, --routes trivial,redis, --json FILE, --smoke (one short
+ * round: checks that the tool works and nothing is lost; speed is never a failure).
+ */
+import { writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { parseArgs } from 'node:util'
+import { Redis } from 'ioredis'
+import { haveRedisServer, NO_REDIS } from '../../test/helpers/redis.js'
+import { BENCH_KEY, ROUTES, VARIANTS, type RouteName, type Variant } from './app.js'
+import { closedLoop, fixedRate, forSeconds } from './load.js'
+import { pinning, pinSelf, startRedis, startServer, type BenchServer } from './processes.js'
+import { Receiver } from './receiver.js'
+import { summarize, table, type Sample, type UdpCounts } from './report.js'
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    rate: { type: 'string' },
+    'rate-seconds': { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    'rate-connections': { type: 'string' },
+    variants: { type: 'string' },
+    routes: { type: 'string' },
+    json: { type: 'string' }
+  }
+})
+const smoke = args.smoke === true
+const num = (v: string | undefined, full: number, short: number): number => v === undefined ? (smoke ? short : full) : Number(v)
+const opts = {
+  rounds: num(args.rounds, 3, 1),
+  seconds: num(args.seconds, 5, 1.5),
+  rate: num(args.rate, 10_000, 2000),
+  rateSeconds: num(args['rate-seconds'], 4, 1),
+  warmup: num(args.warmup, 2, 0.5),
+  connections: num(args.connections, 50, 50),
+  rateConnections: num(args['rate-connections'], 10, 10)
+}
+const variants = (args.variants?.split(',') ?? [...VARIANTS]) as Variant[]
+const routes = (args.routes?.split(',') ?? Object.keys(ROUTES)) as RouteName[]
+if (!variants.includes('bare')) variants.unshift('bare')
+for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown variant ${v}`)
+for (const r of routes) if (!(r in ROUTES)) throw new Error(`unknown route ${r}`)
+
+if (!haveRedisServer()) {
+  process.stderr.write(`bench: ${NO_REDIS}\n`)
+  process.exit(1)
+}
+
+const log = (line: string): void => { process.stderr.write(line + '\n') }
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const started = performance.now()
+
+const pin = pinning()
+pinSelf(pin)
+const redis = await startRedis(pin)
+const seed = new Redis(redis.url)
+await seed.set(`item:${BENCH_KEY}`, 'x'.repeat(64))
+seed.disconnect()
+const receiver = await Receiver.start()
+const servers = new Map<Variant, BenchServer>()
+const cleanup = async (): Promise<void> => {
+  await Promise.all([...servers.values()].map((s) => s.close()))
+  await receiver.close()
+  await redis.stop()
+}
+process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
+
+try {
+  for (const v of variants) servers.set(v, await startServer(pin, v, redis.url, receiver.port))
+  log(`bench: ${pin.reason}; servers ${[...servers.values()].map((s) => `${s.variant}=${s.pid}`).join(' ')}`)
+
+  // Warm-up: JIT and connection pools, and each variant's rate, which sizes its saturation phase.
+  const amount = new Map<string, number>()
+  for (const route of routes) {
+    for (const v of variants) {
+      const res = await forSeconds(url(v, route), opts.connections, opts.warmup)
+      amount.set(`${v} ${route}`, Math.round(res.rps * opts.seconds))
+    }
+  }
+
+  const samples: Sample[] = []
+  for (let round = 0; round < opts.rounds; round++) {
+    const order = variants.map((_, i) => variants[(i + round) % variants.length])
+    for (const route of routes) {
+      for (const v of order) {
+        const sample = await measure(v, route, round, amount.get(`${v} ${route}`) ?? 1000)
+        amount.set(`${v} ${route}`, Math.round(sample.sat.rps * opts.seconds))
+        samples.push(sample)
+        log(`round ${round + 1}/${opts.rounds} ${route.padEnd(7)} ${v.padEnd(15)} ` +
+          `${sample.sat.rps.toFixed(0).padStart(6)} req/s  p99 ${sample.sat.p99Ms.toFixed(3)} ms  ` +
+          `CPU ${sample.sat.cpuUsPerReq.toFixed(1)} µs/req (@${opts.rate}/s: ${sample.rate.cpuUsPerReq.toFixed(1)})` +
+          (sample.udp === null ? '' : `  received ${sample.udp.requests}/${sample.sat.responses} counts, ${sample.udp.durations} timings in ${sample.udp.datagrams} datagrams`) +
+          (sample.problems.length > 0 ? `  PROBLEM: ${sample.problems.join('; ')}` : ''))
+      }
+    }
+  }
+
+  const rows = summarize(samples, routes, variants)
+  const cpu = cpus()[0]?.model ?? 'unknown CPU'
+  process.stdout.write([
+    '',
+    `fastify-monitoring instrumentation benchmark${smoke ? ' (smoke)' : ''}: Node ${process.version}, ${cpus().length} x ${cpu}`,
+    `${pin.reason}. ${opts.rounds} round(s), saturation ${opts.connections} connections for ~${opts.seconds} s, ` +
+      `fixed rate ${opts.rate}/s over ${opts.rateConnections} connections for ${opts.rateSeconds} s; ` +
+      `medians over rounds, "x bare" = median of ratios paired by round; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    '',
+    table(rows),
+    ''
+  ].join('\n') + '\n')
+  if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ opts, pinning: pin, rows, samples }, null, 2))
+
+  const problems = samples.flatMap((s) => s.problems.map((p) => `round ${s.round + 1} ${s.route} ${s.variant}: ${p}`))
+  if (problems.length > 0) {
+    process.stdout.write(`FAILED:\n${problems.join('\n')}\n`)
+    process.exitCode = 1
+  }
+} finally {
+  await cleanup()
+}
+// Nothing should be left running, but a stray handle must not keep a CI job waiting.
+process.exit(process.exitCode ?? 0)
+
+function url (variant: Variant, route: RouteName): string {
+  return `http://127.0.0.1:${servers.get(variant)?.port ?? 0}${ROUTES[route].url}`
+}
+
+/** One saturation phase and one fixed-rate phase of `variant` on `route`. */
+async function measure (variant: Variant, route: RouteName, round: number, requests: number): Promise<Sample> {
+  const server = servers.get(variant) as BenchServer
+  // Whatever the server still holds from earlier phases must not count in this one.
+  await server.flush()
+  await sleep(50)
+  receiver.take()
+
+  const s0 = await server.stats()
+  const sat = await closedLoop(url(variant, route), opts.connections, requests)
+  const s1 = await server.stats()
+  await server.flush()
+  await sleep(100)
+  const got = receiver.take().get(variant)
+
+  const r0 = await server.stats()
+  const rate = await fixedRate(url(variant, route), opts.rateConnections, opts.rate, opts.rateSeconds)
+  const r1 = await server.stats()
+
+  const problems: string[] = []
+  if (sat.non2xx > 0 || sat.errors > 0) problems.push(`saturation: ${sat.non2xx} non-2xx, ${sat.errors} errors`)
+  if (rate.non2xx > 0 || rate.errors > 0) problems.push(`fixed rate: ${rate.non2xx} non-2xx, ${rate.errors} errors`)
+  let udp: UdpCounts | null = null
+  if (variant === 'aggregating' || variant === 'hot-shots') {
+    const total = (key: string): number => got?.totals.get(key) ?? 0
+    const tag = `route:${ROUTES[route].route}`
+    udp = {
+      datagrams: got?.datagrams ?? 0,
+      lines: got?.lines ?? 0,
+      requests: total(`http.requests|${tag}`),
+      durations: total(`http.request.duration|${tag}`),
+      cacheHits: total('cache.lookups|result:hit'),
+      redisGets: total('redis.command.duration|command:get')
+    }
+    // Zero loss is the aggregating sink's contract; the per-line sink's losses are reported, not failed.
+    if (variant === 'aggregating') {
+      const n = sat.responses
+      const expect: Array<[string, number]> = [['http.requests', udp.requests], ['http.request.duration observations', udp.durations]]
+      if (route === 'redis') expect.push(['cache.lookups hit', udp.cacheHits], ['redis.command.duration get observations', udp.redisGets])
+      for (const [what, got] of expect) if (got !== n) problems.push(`${what}: received ${got}, responses ${n}`)
+      if ((s1.sink?.droppedDatagrams ?? 0) > 0) problems.push(`sink dropped ${s1.sink?.droppedDatagrams} datagrams`)
+    }
+  }
+  return {
+    round,
+    route,
+    variant,
+    sat: { ...sat, cpuUsPerReq: (s1.cpuUs - s0.cpuUs) / sat.responses, rss: s1.rss },
+    rate: { ...rate, cpuUsPerReq: (r1.cpuUs - r0.cpuUs) / rate.responses },
+    udp,
+    problems
+  }
+}

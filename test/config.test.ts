@@ -1,0 +1,54 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../service/config.js'
+
+t.test('defaults', async (t) => {
+  const config = loadConfig({}, '9.9.9')
+  t.match(config, {
+    port: 8080,
+    host: '0.0.0.0',
+    logLevel: 'info',
+    serviceName: 'fastify-monitoring',
+    redisUrl: 'redis://127.0.0.1:6379',
+    redisCommandTimeoutMs: 500,
+    redisWaitAtStart: false,
+    statsdHost: '127.0.0.1',
+    statsdPort: 9125,
+    metricsFlushIntervalMs: 1000,
+    statsdMaxDatagramBytes: 1432,
+    demoRoutes: true,
+    version: '9.9.9'
+  })
+  t.match(config.serviceInstance, /^[A-Za-z0-9_.:/-]{1,64}$/)
+})
+
+t.test('values are read and converted', async (t) => {
+  const config = loadConfig({ PORT: '3001', DEMO_ROUTES: 'off', REDIS_WAIT_AT_START: 'yes', LOG_LEVEL: 'debug', REDIS_URL: 'redis://:secret@redis:6379/2' })
+  t.equal(config.port, 3001)
+  t.equal(config.demoRoutes, false)
+  t.equal(config.redisWaitAtStart, true)
+  t.equal(config.logLevel, 'debug')
+  t.equal(config.redisUrl, 'redis://:secret@redis:6379/2')
+})
+
+t.test('an invalid value names the variable', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'eighty' }, 'invalid PORT: "eighty" is not a whole number'],
+    [{ PORT: '70000' }, 'invalid PORT: 70000 is outside 0..65535'],
+    [{ STATSD_PORT: '-1' }, 'invalid STATSD_PORT: "-1" is not a whole number'],
+    [{ LOG_LEVEL: 'loud' }, 'invalid LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent'],
+    [{ DEMO_ROUTES: 'maybe' }, 'invalid DEMO_ROUTES: "maybe" is not a boolean (true/false, 1/0, yes/no, on/off)'],
+    [{ REDIS_URL: 'http://x' }, 'invalid REDIS_URL: expected redis://[:password@]host[:port][/db] or rediss://'],
+    [{ SERVICE_NAME: 'a,b' }, 'invalid SERVICE_NAME: "a,b" does not match'],
+    [{ STATSD_MAX_DATAGRAM_BYTES: '100' }, 'invalid STATSD_MAX_DATAGRAM_BYTES: 100 is outside 512..65000']
+  ]
+  for (const [env, message] of cases) {
+    let thrown: unknown
+    try {
+      loadConfig(env)
+    } catch (err) {
+      thrown = err
+    }
+    t.ok(thrown instanceof ConfigError, `${message}: a ConfigError`)
+    t.ok(thrown instanceof Error && thrown.message.startsWith(message), `${String(thrown)} starts with ${message}`)
+  }
+})

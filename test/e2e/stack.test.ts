@@ -1,0 +1,397 @@
+/**
+ * End to end: the native stack (scripts/stack.sh) on free ports in a temporary run directory,
+ * driven by scripts/load.sh (siege), checked through the components' HTTP APIs.
+ *
+ * Run with `npm run test:e2e` (a few minutes). Parts that need a binary this machine lacks are
+ * skipped with the binary's name and how to get it; statsd_exporter is the usual one (Debian
+ * does not package it). Without it a UDP socket stands in for the exporter on the StatsD port,
+ * so the service's own count of responses is still compared with siege's.
+ */
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { parse } from 'yaml'
+import { udpListener, type UdpListener } from '../helpers/udp.js'
+import {
+  dashboardQueries, get, NO_STATSD_EXPORTER, parseSiege, poll, promApi, promQuery, ROOT, run, stack,
+  STACK_SH, statsdExporterBin, substituteVariables, which, freeStackPorts, type PromSample
+} from '../helpers/stack.js'
+
+/** Binaries without which nothing here can run, and how to get them. */
+const REQUIRED: Array<[string[], string]> = [
+  [['redis-server'], 'apt-get install redis-server'],
+  [['redis-cli'], 'apt-get install redis-tools'],
+  [['prometheus'], 'apt-get install prometheus'],
+  [['prometheus-alertmanager', 'alertmanager'], 'apt-get install prometheus-alertmanager'],
+  [['siege'], 'apt-get install siege']
+]
+const missing = REQUIRED.filter(([names]) => names.every((n) => which(n) === undefined))
+  .map(([names, how]) => `${names.join(' or ')} is not installed (${how})`)
+
+const LOAD_SECONDS = 20
+/** Alert rules whose condition is true when statsd_exporter is missing, as it is here. */
+const EXPORTER_MISSING_ALERTS = ['StatsdExporterDown']
+/**
+ * Metrics that only exist after an event healthy traffic does not produce (an error, an
+ * abort, a mapping conflict, an alert): a dashboard query over them alone may return nothing.
+ */
+const EVENT_ONLY_METRICS = [
+  'ALERTS', 'http_requests_aborted_total', 'redis_command_errors_total',
+  'statsd_exporter_sample_errors_total', 'statsd_exporter_events_conflict_total'
+]
+
+/** Sum of the `http.requests` counter values the service sent (one line per response). */
+function countedResponses (udp: UdpListener): number {
+  let sum = 0
+  for (const line of udp.lines()) {
+    const match = /^http\.requests:(\d+)\|c(\||$)/.exec(line)
+    if (match?.[1] !== undefined) sum += Number(match[1])
+  }
+  return sum
+}
+
+function ruleNames (kind: 'record' | 'alert'): string[] {
+  const dir = join(ROOT, 'etc', 'prometheus', 'rules')
+  const names: string[] = []
+  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f))) {
+    const doc = parse(readFileSync(join(dir, file), 'utf8')) as { groups?: Array<{ rules?: Array<Record<string, string>> }> }
+    for (const group of doc.groups ?? []) {
+      for (const rule of group.rules ?? []) {
+        const name = rule[kind]
+        if (name !== undefined && !names.includes(name)) names.push(name)
+      }
+    }
+  }
+  return names
+}
+
+interface RuleState {
+  name: string
+  type: 'recording' | 'alerting'
+  health: string
+  lastError?: string
+  lastEvaluation: string
+}
+
+t.test('the native stack, end to end', { skip: missing.length > 0 ? missing.join('; ') : false, timeout: 330_000 }, async (t) => {
+  const exporter = statsdExporterBin()
+  const withExporter = exporter !== undefined
+  if (!withExporter) {
+    t.comment(`SKIPPING every check that needs statsd_exporter: ${NO_STATSD_EXPORTER}`)
+    t.comment('A UDP socket stands in for it on the StatsD port.')
+  }
+  // Only teardown is passed: test/helpers' TestLike.skip does not match tap's overloads.
+  const standIn = withExporter ? undefined : await udpListener({ teardown: (fn) => t.teardown(fn) }, 0, 4 * 1024 * 1024)
+  const ports = await freeStackPorts(standIn?.port)
+  const dir = mkdtempSync(join(tmpdir(), 'fm-stack-'))
+  const env: Record<string, string> = {
+    ...ports,
+    STACK_DIR: dir,
+    STACK_TIMEOUT: '60',
+    REDIS_PASSWORD: randomBytes(16).toString('hex'),
+    GRAFANA_ADMIN_PASSWORD: randomBytes(12).toString('hex'),
+    LOG_LEVEL: 'warn',
+    SERVICE_INSTANCE: 'e2e',
+    // The Redis gauge reaches the exporter within a second of an outage.
+    RUNTIME_METRICS_INTERVAL_MS: '1000'
+  }
+  const app = `http://127.0.0.1:${ports.APP_PORT}`
+  const prom = `http://127.0.0.1:${ports.PROMETHEUS_PORT}`
+  const am = `http://127.0.0.1:${ports.ALERTMANAGER_PORT}`
+
+  // Teardown stops everything, also after a failure; a SIGTERM/SIGINT (tap's timeout, Ctrl-C)
+  // gets the same synchronous stop before the process dies.
+  const stopNow = (): void => {
+    spawnSync(STACK_SH, ['stop'], { env: { ...process.env, ...env }, timeout: 60_000, stdio: 'ignore' })
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stopNow()
+    process.kill(process.pid, signal)
+  }
+  process.once('SIGTERM', onSignal)
+  process.once('SIGINT', onSignal)
+  t.teardown(async () => {
+    await stack(['stop'], env, 60_000)
+    process.removeListener('SIGTERM', onSignal)
+    process.removeListener('SIGINT', onSignal)
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const started = await stack(['start'], env, 240_000)
+  t.comment(started.stdout.trimEnd())
+  if (started.code !== 0) {
+    t.fail(`scripts/stack.sh start exited ${started.code}: ${started.stderr}`)
+    return
+  }
+
+  await t.test('the runner started what it could and said what it skipped', async (t) => {
+    for (const name of ['redis', 'alertmanager', 'prometheus', 'app']) {
+      t.match(started.stdout, new RegExp(`^started\\s+${name}\\s`, 'm'), `${name} started`)
+    }
+    if (!withExporter) {
+      t.match(started.stdout, /SKIPPED\s+statsd-exporter: statsd_exporter not found.*STATSD_EXPORTER_BIN/, 'the missing exporter is named, with how to get it')
+    }
+    const status = await stack(['status'], env, 30_000)
+    t.equal(status.code, 0, 'status: every started component is up')
+    t.match(status.stdout, new RegExp(`^prometheus\\s+up\\s+${prom}/`, 'm'), 'status shows Prometheus up with its URL')
+    t.match(status.stdout, new RegExp(`^app\\s+up\\s+${app}/`, 'm'), 'status shows the service up with its URL')
+  })
+
+  await t.test('the service is live and ready (Redis with a password)', async (t) => {
+    t.same(await get(`${app}/health/live`), { status: 200, body: '{"status":"ok"}' })
+    t.same(await get(`${app}/health/ready`), { status: 200, body: '{"status":"ok","redis":"up"}' })
+  })
+
+  await t.test('Alertmanager is ready and Prometheus sends alerts to it', async (t) => {
+    t.equal((await get(`${am}/-/ready`)).status, 200, 'Alertmanager /-/ready')
+    const urls = await poll('Prometheus to discover Alertmanager', async () => {
+      const data = await promApi<{ activeAlertmanagers: Array<{ url: string }> }>(prom, '/api/v1/alertmanagers')
+      const found = data.activeAlertmanagers.map((a) => a.url)
+      return found.some((u) => u.startsWith(`${am}/`)) ? found : undefined
+    }, 30_000)
+    t.ok(urls.length === 1, `one active Alertmanager: ${urls.join(', ')}`)
+  })
+
+  await t.test('Prometheus loaded every rule and evaluates each without error', async (t) => {
+    const rules = await poll('every rule to be evaluated once', async () => {
+      const data = await promApi<{ groups: Array<{ file: string, rules: RuleState[] }> }>(prom, '/api/v1/rules')
+      const all = data.groups.flatMap((g) => g.rules)
+      return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith('0001-')) ? all : undefined
+    }, 40_000)
+    const records = ruleNames('record')
+    const alerts = ruleNames('alert')
+    t.same([...new Set(rules.filter((r) => r.type === 'recording').map((r) => r.name))].sort(), [...records].sort(), 'every recording rule of etc/prometheus/rules is loaded')
+    t.same([...new Set(rules.filter((r) => r.type === 'alerting').map((r) => r.name))].sort(), [...alerts].sort(), 'every alerting rule of etc/prometheus/rules is loaded')
+    const unhealthy = rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`)
+    t.same(unhealthy, [], `all ${rules.length} rules evaluate without error`)
+  })
+
+  await t.test('redis-exporter: Prometheus scrapes Redis server-side metrics', {
+    skip: started.stdout.includes('SKIPPED  redis-exporter') ? 'redis_exporter is not installed: apt-get install prometheus-redis-exporter' : false
+  }, async (t) => {
+    const up = await poll('redis_up from redis-exporter', async () => {
+      const result = await promQuery(prom, 'redis_up{job="redis-exporter"}')
+      return result.length > 0 ? result : undefined
+    }, 30_000)
+    t.equal(up[0]?.value[1], '1', 'redis_up is 1: the exporter authenticates with the password')
+  })
+
+  await t.test('Grafana serves the provisioned dashboard behind a log-in', {
+    skip: started.stdout.includes('SKIPPED  grafana') ? 'grafana-server is not installed: not packaged by Debian; put bin/grafana-server of Grafana\'s standalone Linux build on PATH or set GRAFANA_SERVER_BIN' : false
+  }, async (t) => {
+    const grafana = `http://127.0.0.1:${ports.GRAFANA_PORT}`
+    t.equal((await get(`${grafana}/api/dashboards/uid/fastify-red`)).status, 401, 'anonymous access is refused')
+    const auth = { authorization: 'Basic ' + Buffer.from(`admin:${env.GRAFANA_ADMIN_PASSWORD}`).toString('base64') }
+    const dashboard = await poll('the provisioned dashboard', async () => {
+      const res = await fetch(`${grafana}/api/dashboards/uid/fastify-red`, { headers: auth })
+      return res.status === 200 ? res.status : undefined
+    }, 30_000)
+    t.equal(dashboard, 200, 'dashboard fastify-red is provisioned')
+    const health = await fetch(`${grafana}/api/datasources/uid/prometheus/health`, { headers: auth })
+    t.equal(health.status, 200, 'the Prometheus datasource reaches Prometheus')
+  })
+
+  // A key written before the load, read back after the Redis restart (append-only file).
+  const stored = await fetch(`${app}/items`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'e2e-persisted', value: 'survives a restart' })
+  })
+  t.equal(stored.status, 201, 'stored an item before the load')
+  const lastOwnRequest = Date.now()
+
+  let siegeTotal = 0
+  await t.test(`scripts/load.sh for ${LOAD_SECONDS} s: the service counts every response siege got`, async (t) => {
+    const counterExpr = 'sum(http_requests_total{instance="e2e"})'
+    let before = 0
+    if (withExporter) {
+      before = await poll('a scrape newer than the last request', async () => {
+        const [value] = await promQuery(prom, counterExpr)
+        const [stamp] = await promQuery(prom, 'max(timestamp(http_requests_total{instance="e2e"}))')
+        return value !== undefined && stamp !== undefined && Number(stamp.value[1]) * 1000 > lastOwnRequest + 1500 ? Number(value.value[1]) : undefined
+      }, 40_000)
+    } else {
+      // Let the service flush what it measured so far (METRICS_FLUSH_INTERVAL_MS, 1 s).
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      standIn?.clear()
+    }
+    const load = await run(join(ROOT, 'scripts', 'load.sh'), ['-c', '4', '-t', `${LOAD_SECONDS}S`, app], {}, (LOAD_SECONDS + 60) * 1000)
+    t.equal(load.code, 0, 'load.sh exited 0')
+    let siege
+    try {
+      siege = parseSiege(load.stdout + load.stderr)
+    } catch (err) {
+      t.fail(`load.sh printed no siege summary: ${(err as Error).message}`)
+      return
+    }
+    siegeTotal = siege.transactions + siege.failed
+    t.comment(`siege: ${siege.transactions} transactions + ${siege.failed} failed (5xx) = ${siegeTotal} responses`)
+    t.ok(siege.transactions > 0, 'siege got responses')
+    const loadEnded = Date.now()
+    if (withExporter) {
+      const increase = await poll('a scrape newer than the load', async () => {
+        const [value] = await promQuery(prom, counterExpr)
+        const [stamp] = await promQuery(prom, 'max(timestamp(http_requests_total{instance="e2e"}))')
+        return value !== undefined && stamp !== undefined && Number(stamp.value[1]) * 1000 > loadEnded + 1500 ? Number(value.value[1]) - before : undefined
+      }, 40_000)
+      t.equal(increase, siegeTotal, 'increase of http_requests_total equals the responses siege reported')
+    } else {
+      const counted = await poll('the service to flush its last measurements', async () => {
+        const first = countedResponses(standIn as UdpListener)
+        await new Promise((resolve) => setTimeout(resolve, 1500))
+        const second = countedResponses(standIn as UdpListener)
+        return first === second ? second : undefined
+      }, 15_000)
+      t.equal(counted, siegeTotal, 'http.requests sent over StatsD (UDP stand-in) equals the responses siege reported')
+    }
+  })
+
+  const exporterSkip = withExporter ? false : NO_STATSD_EXPORTER
+
+  await t.test('every dashboard query is valid PromQL', async (t) => {
+    const files = readdirSync(join(ROOT, 'etc', 'dashboards')).filter((f) => f.endsWith('.json'))
+    t.ok(files.length > 0, 'there are dashboards')
+    for (const file of files) {
+      const dashboard = JSON.parse(readFileSync(join(ROOT, 'etc', 'dashboards', file), 'utf8'))
+      const values = variableValues(dashboard)
+      const queries = dashboardQueries(dashboard)
+      const empty: string[] = []
+      for (const query of queries) {
+        const expr = substituteVariables(query.expr, values)
+        let result: PromSample[]
+        try {
+          result = await promQuery(prom, expr)
+        } catch (err) {
+          t.fail(`${file} / ${query.panel}: ${(err as Error).message}`)
+          continue
+        }
+        if (result.length === 0 && !EVENT_ONLY_METRICS.some((m) => new RegExp(`\\b${m}\\b`).test(expr))) {
+          empty.push(`${query.panel}: ${expr}`)
+        }
+      }
+      t.pass(`${file}: ${queries.length} queries accepted by Prometheus`)
+      if (withExporter) t.same(empty, [], `${file}: every query returns data after the load`)
+    }
+  })
+
+  await t.test('every dashboard query returns data', { skip: exporterSkip }, async (t) => {
+    t.pass('checked with the queries above')
+  })
+
+  await t.test('every recording rule produces series', { skip: exporterSkip }, async (t) => {
+    const empty: string[] = []
+    for (const name of ruleNames('record')) {
+      if ((await promQuery(prom, name)).length === 0) empty.push(name)
+    }
+    t.same(empty, [], 'no recording rule is empty after the load')
+  })
+
+  await t.test('no alert on healthy traffic', async (t) => {
+    // Not only firing: the test runs for less than any alert's `for`, so a broken condition
+    // would show as pending only. Healthy traffic must leave every alert condition false.
+    const alerts = await promQuery(prom, 'ALERTS')
+    const names = [...new Set(alerts.map((a) => a.metric.alertname ?? ''))].sort()
+    if (withExporter) {
+      t.same(names, [], 'ALERTS is empty (none firing, none pending)')
+    } else {
+      t.same(names, EXPORTER_MISSING_ALERTS, 'only StatsdExporterDown is active: the exporter is missing, which it reports')
+      t.same(alerts.filter((a) => a.metric.alertstate === 'firing' && !EXPORTER_MISSING_ALERTS.includes(a.metric.alertname ?? '')), [], 'nothing else fires')
+    }
+  })
+
+  await t.test('Redis outage: 503 without a crash, the alert goes pending, then recovery', async (t) => {
+    const stopped = await stack(['stop', 'redis'], env, 30_000)
+    t.equal(stopped.code, 0, 'redis stopped')
+    standIn?.clear()
+    const ready = await poll('readiness to report Redis down', async () => {
+      const res = await get(`${app}/health/ready`)
+      return res.status === 503 ? res : undefined
+    }, 15_000)
+    t.same(ready, { status: 503, body: '{"status":"unavailable","redis":"down"}' }, '/health/ready answers 503')
+    t.equal((await get(`${app}/items/e2e-persisted`)).status, 503, 'a read answers 503')
+    t.equal((await get(`${app}/health/live`)).status, 200, 'the process is alive')
+    if (withExporter) {
+      const alert = await poll('FastifyRedisUnreachable to go pending', async () => {
+        const result = await promQuery(prom, 'ALERTS{alertname="FastifyRedisUnreachable"}')
+        return result[0]?.metric.alertstate
+      }, 60_000, 2000)
+      t.ok(alert === 'pending' || alert === 'firing', `FastifyRedisUnreachable is ${alert}`)
+    } else {
+      await standIn?.waitFor((lines) => lines.some((l) => l.startsWith('redis.connection.up:0|g')), 10_000)
+      t.pass('the service sent redis.connection.up 0, the input of FastifyRedisUnreachable ' +
+        `(the alert itself is SKIPPED: ${NO_STATSD_EXPORTER})`)
+    }
+    const status = await stack(['status'], env, 30_000)
+    t.match(status.stdout, /^app\s+up\s/m, 'the service still runs')
+
+    const restarted = await stack(['start', 'redis'], env, 60_000)
+    t.equal(restarted.code, 0, 'redis started again')
+    standIn?.clear()
+    await poll('readiness to recover', async () => {
+      const res = await get(`${app}/health/ready`)
+      return res.status === 200 ? res : undefined
+    }, 20_000)
+    t.pass('/health/ready answers 200 again')
+    t.same(await get(`${app}/items/e2e-persisted`), { status: 200, body: '{"key":"e2e-persisted","value":"survives a restart"}' }, 'the item written before the outage is back')
+    if (withExporter) {
+      await poll('FastifyRedisUnreachable to clear', async () => {
+        const result = await promQuery(prom, 'ALERTS{alertname="FastifyRedisUnreachable"}')
+        return result.length === 0 ? true : undefined
+      }, 60_000, 2000)
+      t.pass('FastifyRedisUnreachable cleared')
+    } else {
+      await standIn?.waitFor((lines) => lines.some((l) => l.startsWith('redis.connection.up:1|g')), 10_000)
+      t.pass('the service sent redis.connection.up 1 again')
+    }
+  })
+
+  await t.test('stop stops every process the runner started', async (t) => {
+    const pidDir = join(dir, 'pids')
+    const pids = existsSync(pidDir)
+      ? readdirSync(pidDir).map((f) => Number(readFileSync(join(pidDir, f), 'utf8').split(' ')[0]))
+      : []
+    t.ok(pids.length >= 4, `${pids.length} pid files`)
+    const stopped = await stack(['stop'], env, 90_000)
+    t.equal(stopped.code, 0, 'stop exited 0')
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0)
+        return true
+      } catch {
+        return false
+      }
+    })
+    t.same(alive, [], 'no process left')
+    t.same(readdirSync(pidDir), [], 'no pid file left')
+  })
+  t.comment(`siege responses in total: ${siegeTotal}`)
+})
+
+/**
+ * Values for a dashboard's variables as Grafana would render them with the defaults: `All`
+ * (or a multi-value) becomes `.*`, the datasource its uid, and the built-in intervals those
+ * of a 10 s scrape interval ($__rate_interval = 4 x 10 s, rounded up to a minute).
+ */
+function variableValues (dashboard: { templating?: { list?: Array<{ name: string, type: string, includeAll?: boolean, current?: { value?: unknown } }> } }): Record<string, string> {
+  const values: Record<string, string> = {
+    __rate_interval: '1m',
+    __interval: '10s',
+    __interval_ms: '10000',
+    __range: '5m',
+    __range_s: '300'
+  }
+  for (const variable of dashboard.templating?.list ?? []) {
+    const current = variable.current?.value
+    const first = Array.isArray(current) ? current[0] : current
+    if (first === '$__all' || (variable.includeAll === true && first === undefined) || Array.isArray(current)) {
+      values[variable.name] = '.*'
+    } else if (typeof first === 'string') {
+      values[variable.name] = first
+    }
+  }
+  return values
+}

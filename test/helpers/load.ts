@@ -1,0 +1,180 @@
+import { spawn } from 'node:child_process'
+import { Agent, request } from 'node:http'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+/** One kind of request the load generator sends. */
+export type Operation = 'put' | 'get' | 'hits' | 'ready'
+
+/** What to send: an open-loop, fixed-rate, bounded load. */
+export interface LoadPlan {
+  /** Base URL of the service, e.g. http://127.0.0.1:1234. */
+  url: string
+  /** Requests started per second. */
+  rate: number
+  /** How long to keep starting requests, in ms. */
+  durationMs: number
+  /** At most this many requests in flight; a tick that finds the cap reached skips (counted). */
+  maxInFlight: number
+  /** A request unanswered after this many ms is aborted and recorded as `timeout`. */
+  timeoutMs: number
+  /** Operations, used round-robin. */
+  mix: Operation[]
+  /** Item keys are `${keyPrefix}-${n}`: unique per request, so every acknowledged write is distinct. */
+  keyPrefix: string
+}
+
+/** One request and its outcome. Times are Date.now() values, durations in ms. */
+export interface Sample {
+  op: Operation
+  /** Route template the request hits (the `route` tag the service should send). */
+  route: string
+  method: 'GET' | 'POST'
+  key?: string
+  value?: string
+  start: number
+  end: number
+  /** HTTP status, or 0 when no response arrived (see `error`). */
+  status: number
+  /** Response body (truncated to 300 characters). */
+  body: string
+  error?: string
+}
+
+/** The generator's report. */
+export interface LoadResult {
+  samples: Sample[]
+  /** Ticks that found `maxInFlight` requests pending and started nothing. */
+  skipped: number
+}
+
+const ROUTES: Record<Operation, { method: 'GET' | 'POST', route: string }> = {
+  put: { method: 'POST', route: '/items' },
+  get: { method: 'GET', route: '/items/:key' },
+  hits: { method: 'GET', route: '/' },
+  ready: { method: 'GET', route: '/health/ready' }
+}
+
+/**
+ * Runs the plan in this process (the child side of {@link runLoadInChild}). Every request is
+ * recorded with its start and end time and status; a `put` carries a fresh unique key and a
+ * random value, a `get` reads the most recently acknowledged key (or a never-written one).
+ */
+export async function generate (plan: LoadPlan): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: plan.maxInFlight })
+  const samples: Sample[] = []
+  let inFlight = 0
+  let skipped = 0
+  let n = 0
+  let lastAcked = `${plan.keyPrefix}-never`
+  const base = new URL(plan.url)
+
+  const one = (op: Operation): Promise<void> => {
+    const i = n++
+    const { method, route } = ROUTES[op]
+    let path = '/'
+    let payload: string | undefined
+    const sample: Sample = { op, route, method, start: Date.now(), end: 0, status: 0, body: '' }
+    if (op === 'put') {
+      sample.key = `${plan.keyPrefix}-${i}`
+      sample.value = `v${i}-${Math.random().toString(36).slice(2)}`
+      path = '/items'
+      payload = JSON.stringify({ key: sample.key, value: sample.value })
+    } else if (op === 'get') {
+      sample.key = lastAcked
+      path = `/items/${lastAcked}`
+    } else if (op === 'ready') {
+      path = '/health/ready'
+    }
+    samples.push(sample)
+    inFlight++
+    return new Promise((resolve) => {
+      const finish = (status: number, body: string, error?: string): void => {
+        if (sample.end !== 0) return
+        sample.end = Date.now()
+        sample.status = status
+        sample.body = body.slice(0, 300)
+        if (error !== undefined) sample.error = error
+        if (op === 'put' && status >= 200 && status < 300 && sample.key !== undefined) lastAcked = sample.key
+        inFlight--
+        resolve()
+      }
+      const req = request({
+        host: base.hostname,
+        port: base.port,
+        method,
+        path,
+        agent,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        signal: AbortSignal.timeout(plan.timeoutMs)
+      }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => { body += chunk })
+        res.on('end', () => finish(res.statusCode ?? 0, body))
+        res.on('error', (err) => finish(0, body, err.message))
+      })
+      req.on('error', (err) => finish(0, '', err.name === 'AbortError' ? 'timeout' : err.message))
+      req.end(payload)
+    })
+  }
+
+  const pending: Array<Promise<void>> = []
+  const started = Date.now()
+  const tickMs = 10
+  let due = 0
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const elapsed = Date.now() - started
+      if (elapsed >= plan.durationMs) {
+        clearInterval(timer)
+        resolve()
+        return
+      }
+      // Catch up to the plan's rate, so a late tick does not lower it.
+      const target = Math.floor((elapsed * plan.rate) / 1000)
+      while (due < target) {
+        due++
+        if (inFlight >= plan.maxInFlight) {
+          skipped++
+          continue
+        }
+        pending.push(one(plan.mix[due % plan.mix.length] as Operation))
+      }
+    }, tickMs)
+  })
+  await Promise.all(pending)
+  agent.destroy()
+  return { samples, skipped }
+}
+
+const SELF = fileURLToPath(import.meta.url)
+
+/**
+ * Runs {@link generate} in a second Node process (so its CPU and sockets are not the test's
+ * nor the service's) and resolves with its report. The child runs this file with the current
+ * process's Node arguments (tap's TypeScript loader).
+ * @throws when the child fails or prints no report.
+ */
+export function runLoadInChild (plan: LoadPlan): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, SELF, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
+    child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited ${code}: ${err}`))
+      try {
+        resolve(JSON.parse(out) as LoadResult)
+      } catch (e) {
+        reject(new Error(`load generator printed no report: ${String(e)}\n${err}`))
+      }
+    })
+  })
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan
+  const result = await generate(plan)
+  process.stdout.write(JSON.stringify(result))
+}

@@ -1,0 +1,228 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { get } from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { freePort } from './redis.js'
+
+/** The service entry point, run from source. */
+export const SERVER_TS = fileURLToPath(new URL('../../service/server.ts', import.meta.url))
+
+/** One line the service wrote: a parsed pino record, or `{ msg: raw }` for anything else. */
+export interface LogLine {
+  level?: number
+  msg?: string
+  time?: number
+  [key: string]: unknown
+}
+
+/** pino's numeric levels: a line at or above WARN is a warning or an error. */
+export const WARN = 40
+
+/** How a service process ended. */
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** Date.now() when the process exited. */
+  at: number
+}
+
+/** A real service process on 127.0.0.1, owned by one test. */
+export interface ServiceProcess {
+  readonly pid: number
+  readonly port: number
+  /** http://127.0.0.1:port */
+  readonly url: string
+  /** Every stdout line so far, parsed (pino writes JSON lines). */
+  readonly logs: LogLine[]
+  /** Everything written to stderr so far. */
+  stderr (): string
+  /** Resolves with the first log line (past or future) that satisfies `predicate`; rejects after `timeoutMs`. */
+  waitForLog (predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
+  /** Sends a signal to the process. */
+  kill (signal: NodeJS.Signals): void
+  /** Resolves when the process has exited (immediately if it already has). */
+  readonly exited: Promise<Exit>
+  /** True while the process runs. */
+  alive (): boolean
+  /** Resident set size of the process now, in bytes (Linux /proc). */
+  rssBytes (): number
+}
+
+export interface ServiceOptions {
+  /** Environment on top of the test defaults (a free PORT, HOST=127.0.0.1, LOG_LEVEL=info). */
+  env?: Record<string, string>
+  /** How long to wait for the service to answer, in ms (default 60000: the loader compiles TS first). */
+  listenTimeoutMs?: number
+}
+
+/** Resolves true when GET /health/live answers 200 (one connection, closed after). */
+function answers (port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/health/live', agent: false, timeout: 1000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy())
+    req.on('error', () => resolve(false))
+  })
+}
+
+/** Minimal view of a tap test: who tears the process down. */
+export interface Owner {
+  teardown (fn: () => unknown): void
+}
+
+/**
+ * Spawns the service as a real child process, the way production runs it (server.ts: config,
+ * close-with-grace, listen), and waits until it listens.
+ *
+ * It runs `service/server.ts` from source with the Node arguments of the current test process
+ * (`process.execArgv`: tap's TypeScript loader and its coverage hook), so the child executes the
+ * code under test, not a stale `dist/` that another build may be rewriting, and its lines count
+ * in the coverage report. It listens on a free loopback port; start-up is complete when
+ * `GET /health/live` answers 200.
+ *
+ * The process is killed (SIGKILL) at teardown if it still runs.
+ * @throws when the process exits or stays silent for `listenTimeoutMs` before listening; the
+ *   error carries its stderr and last log lines.
+ */
+export async function startService (t: Owner, opts: ServiceOptions = {}): Promise<ServiceProcess> {
+  const port = Number(opts.env?.PORT ?? await freePort())
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    SERVICE_NAME: 'svc',
+    SERVICE_INSTANCE: 'test',
+    ...opts.env
+  }
+  const child: ChildProcess = spawn(process.execPath, [...process.execArgv, SERVER_TS], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const logs: LogLine[] = []
+  const waiters = new Set<(line: LogLine) => void>()
+  let stderr = ''
+  let pending = ''
+  child.stdout?.setEncoding('utf8')
+  child.stdout?.on('data', (chunk: string) => {
+    pending += chunk
+    let nl = pending.indexOf('\n')
+    while (nl !== -1) {
+      const raw = pending.slice(0, nl)
+      pending = pending.slice(nl + 1)
+      nl = pending.indexOf('\n')
+      if (raw === '') continue
+      let line: LogLine
+      try {
+        line = JSON.parse(raw) as LogLine
+      } catch {
+        line = { msg: raw }
+      }
+      logs.push(line)
+      for (const waiter of waiters) waiter(line)
+    }
+  })
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (chunk: string) => { stderr += chunk })
+
+  let exit: Exit | undefined
+  const exited = new Promise<Exit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exit = { code, signal, at: Date.now() }
+      resolve(exit)
+    })
+  })
+  t.teardown(async () => {
+    if (exit === undefined) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+
+  const describe = (): string => `stderr:\n${stderr.slice(-4000)}\nlast log lines:\n${logs.slice(-20).map((l) => JSON.stringify(l)).join('\n')}`
+
+  const waitForLog = (predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> => {
+    const seen = logs.find(predicate)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const waiter = (line: LogLine): void => {
+        if (!predicate(line)) return
+        finish()
+        resolve(line)
+      }
+      const timer = setTimeout(() => {
+        finish()
+        reject(new Error(`no matching log line within ${timeoutMs} ms\n${describe()}`))
+      }, timeoutMs)
+      const onExit = (): void => {
+        finish()
+        reject(new Error(`service exited (${JSON.stringify(exit)}) before the expected log line\n${describe()}`))
+      }
+      const finish = (): void => {
+        clearTimeout(timer)
+        waiters.delete(waiter)
+        child.off('exit', onExit)
+      }
+      waiters.add(waiter)
+      child.once('exit', onExit)
+    })
+  }
+
+  // Polling /health/live works at any LOG_LEVEL; a port taken meanwhile makes the child exit
+  // (EADDRINUSE), which is reported instead of talking to someone else's server.
+  const deadline = Date.now() + (opts.listenTimeoutMs ?? 60_000)
+  while (!(await answers(port))) {
+    if (exit !== undefined) throw new Error(`service exited before listening: ${JSON.stringify(exit)}\n${describe()}`)
+    if (Date.now() > deadline) throw new Error(`service not answering on ${port} after ${opts.listenTimeoutMs ?? 60_000} ms\n${describe()}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const pid = child.pid ?? -1
+  return {
+    pid,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    logs,
+    stderr: () => stderr,
+    waitForLog,
+    kill: (signal) => { child.kill(signal) },
+    exited,
+    alive: () => exit === undefined,
+    rssBytes: () => {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+      const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1]
+      return Number(kb) * 1024
+    }
+  }
+}
+
+/**
+ * Starts the service and expects it NOT to start: resolves with how it exited and everything
+ * it wrote, once it exits; rejects if it is still running after `timeoutMs`.
+ */
+export async function expectStartFailure (t: Owner, opts: ServiceOptions & { timeoutMs: number }): Promise<{ exit: Exit, logs: LogLine[], stderr: string, startedAt: number }> {
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...opts.env }
+  const startedAt = Date.now()
+  const child = spawn(process.execPath, [...process.execArgv, SERVER_TS], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c })
+  child.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const exit = await new Promise<Exit>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`still running after ${opts.timeoutMs} ms\n${stdout}\n${stderr}`)), opts.timeoutMs)
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, at: Date.now() })
+    })
+  })
+  const logs = stdout.split('\n').filter((l) => l !== '').map((raw) => {
+    try {
+      return JSON.parse(raw) as LogLine
+    } catch {
+      return { msg: raw }
+    }
+  })
+  return { exit, logs, stderr, startedAt }
+}
