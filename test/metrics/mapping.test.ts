@@ -76,3 +76,9 @@ t.test('every name the service emits on the wire is mapped by a specific rule', 
   const expected = ALL_METRICS.map((m) => m.statsd).filter((n) => n !== 'http.requests.aborted').sort()
   t.same([...seen].sort(), expected, 'the run emitted every catalogued metric')
 })
+
+t.test('the README carries the current metric catalogue (run `npm run generate`)', async (t) => {
+  const { renderCatalogueTable } = await import('../../scripts/catalogue-docs.js')
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  t.ok(readme.includes(renderCatalogueTable()), 'README table matches the catalogue')
+})
