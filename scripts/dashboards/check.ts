@@ -159,7 +159,7 @@ export function isRecordingRule (name: string): boolean {
 export function rateRangeProblems (expr: string): string[] {
   return rangeCalls(expr)
     .filter((call) => !(call.metrics.length > 0 && call.metrics.every(isRecordingRule)))
-    .filter((call) => call.ranges.length !== 1 || (call.ranges[0] !== RATE_RANGE && call.ranges[0] !== '${__rate_interval}'))
+    .filter((call) => call.ranges.length !== 1 || call.ranges[0].replace(/^\$\{(\w+)\}$/, '$$$1') !== RATE_RANGE)
     .map((call) => `${call.fn}() over [${call.ranges.join('][')}] in: ${expr}`)
 }
 

@@ -118,8 +118,9 @@ t.test('every dashboard query returns data from an hour of exporter-shaped data 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
   // An hour of scrapes ending 10 s ago: raw data is in blocks, and recording rules are
-  // evaluated live by the Prometheus below over its last minutes (a rule result exists only
-  // from the evaluations on, so recorded series are checked at the end of the range).
+  // evaluated live by the Prometheus below over its last minutes. A rule result exists only
+  // from the first evaluation on, so range queries end at `now` (their last point reads the
+  // latest evaluation) and start 10 minutes earlier (their first points read the raw data).
   const end = Math.floor(Date.now() / 1000 / STEP) * STEP - STEP
   const traffic = exporterTraffic({ start: end - 359 * STEP, steps: 360, stepSeconds: STEP })
   t.equal(traffic.end, end)
@@ -154,7 +155,7 @@ t.test('every dashboard query returns data from an hour of exporter-shaped data 
         }
         const data = q.instant
           ? await prometheus.query(expr, now)
-          : await prometheus.queryRange(expr, end - 600, now, STEP)
+          : await prometheus.queryRange(expr, now - 600, now, STEP)
         t.ok(hasData(data), what)
       }
       for (const v of variables.filter((v) => v.type === 'query')) {

@@ -57,7 +57,7 @@ t.test('every name the service emits on the wire is mapped by a specific rule', 
   await app.inject({ method: 'GET', url: '/' })
   // Closing takes a last runtime sample and flushes it: every gauge and the info metric.
   await app.close()
-  const lines = udp.lines()
+  const lines = await udp.waitFor((l) => l.some((x) => x.startsWith('service.info:')) && l.some((x) => x.startsWith('redis.command.errors:')))
   const allowedTags = new Set<string>(GLOBAL_TAGS)
   for (const m of ALL_METRICS) for (const tag of m.tags) allowedTags.add(tag)
   const seen = new Set<string>()
