@@ -4,10 +4,9 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-/** Minimal view of a tap test the helpers need (teardown and skip). */
+/** Minimal view of a tap test the helpers need: somewhere to register clean-up. */
 export interface TestLike {
   teardown (fn: () => unknown): void
-  skip? (message?: string): void
 }
 
 /** True when `redis-server` is on PATH. */
