@@ -65,16 +65,20 @@ export const EXPORTER_JOB = 'statsd-exporter'
 export const ERROR_BUDGET_RATIO = 0.001
 /** Latency objective of the API routes (share slower than the objective), from the brief: 99 %. */
 export const SLOW_BUDGET_RATIO = 0.01
+/**
+ * Burn rate of the paging alert over 1h and 5m (etc/prometheus/rules/alerts.yml, Google SRE
+ * workbook): 14.4 times the budget spends 2 % of a 30-day budget in an hour.
+ */
+export const FAST_BURN = 14.4
 
 /** Matcher the `instance` variable drives; every service selector carries it. */
 export const BY_INSTANCE = 'instance=~"$instance"'
 /** Matcher the `route` variable drives; every selector of a metric with a `route` label carries it. */
 export const BY_ROUTE = 'route=~"$route"'
 /**
- * Keeps only series the service sent. The process collectors of statsd_exporter and of
- * Prometheus expose `process_resident_memory_bytes` and `process_cpu_seconds_total` under the
- * same names as the service's runtime metrics; their `instance` label is a scrape address, which
- * `instance=~".*"` (the "All" value) would match too. They carry no `service` label.
+ * Keeps only series the service sent (they all carry `service`). The service's process metrics
+ * are named `nodejs_process_*` so they never meet the exporter's or Prometheus's own
+ * `process_*` collectors; the matcher keeps runtime panels to the service all the same.
  */
 export const FROM_SERVICE = 'service!=""'
 

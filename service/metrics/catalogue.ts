@@ -12,6 +12,11 @@
  * every timer becomes a `_seconds` histogram. Gauges are sent in base units (bytes, seconds,
  * ratios 0..1).
  *
+ * Names must not collide with statsd_exporter's own metrics: it serves the mapped metrics and its
+ * Go process collector (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...) from one
+ * registry, and a duplicate name with other help text makes its whole /metrics page fail. Hence
+ * the `nodejs_process_` prefix on the service's process metrics.
+ *
  * Every metric also carries the global tags `service` (SERVICE_NAME) and `instance`
  * (SERVICE_INSTANCE, default: host name), so that gauges from two replicas are two series
  * instead of overwriting each other.
@@ -186,7 +191,7 @@ export const METRICS = {
     statsd: 'process.memory.rss',
     type: 'gauge',
     tags: [],
-    prometheus: 'process_resident_memory_bytes',
+    prometheus: 'nodejs_process_resident_memory_bytes',
     prometheusType: 'gauge',
     unit: 'bytes',
     help: 'Resident set size of the service process.'
@@ -195,7 +200,7 @@ export const METRICS = {
     statsd: 'process.cpu.seconds',
     type: 'counter',
     tags: [],
-    prometheus: 'process_cpu_seconds_total',
+    prometheus: 'nodejs_process_cpu_seconds_total',
     prometheusType: 'counter',
     unit: 'seconds',
     help: 'User and system CPU time spent by the service process (rate() gives cores used).'

@@ -10,7 +10,7 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus'
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { LATENCY_OBJECTIVE_SECONDS } from '../../../service/metrics/catalogue.js'
 import { DS, thresholds, timeSeries, withTargets } from '../kit.js'
-import { BY_INSTANCE, BY_ROUTE, M, RULES, SLOW_BUDGET_RATIO, quantile, rate, sel, sumBy } from '../promql.js'
+import { BY_INSTANCE, BY_ROUTE, FAST_BURN, M, RULES, SLOW_BUDGET_RATIO, quantile, rate, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
 
 const bucket = sel(`${M.duration}_bucket`, BY_INSTANCE, BY_ROUTE)
@@ -95,10 +95,10 @@ export function sloSlowBurn (): timeseries.PanelBuilder {
     id: 406,
     title: 'API requests slower than 100 ms vs SLO (5m, 1h)',
     description: 'Share of API requests (route !~ /demo/.*) slower than 0.1 s over 5 minutes and 1 hour (recording ' +
-      'rules `' + RULES.sloSlow5m + '`, `' + RULES.sloSlow1h + '`). The dashed line is the 1% budget of the 99% ' +
-      'latency SLO.',
+      'rules `' + RULES.sloSlow5m + '`, `' + RULES.sloSlow1h + '`). Dashed lines: the 1% budget of the 99% ' +
+      'latency SLO and 14.4 times it, where both windows together page (FastifyLatencyBudgetBurn, critical).',
     unit: 'percentunit'
-  }).thresholds(thresholds(['green', null], ['red', SLOW_BUDGET_RATIO]))
+  }).thresholds(thresholds(['green', null], ['orange', SLOW_BUDGET_RATIO], ['red', FAST_BURN * SLOW_BUDGET_RATIO]))
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed)),
   [
     { expr: RULES.sloSlow5m, legend: '5m {{service}}' },

@@ -6,7 +6,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common'
 import type * as stat from '@grafana/grafana-foundation-sdk/stat'
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { statPanel, thresholds, timeSeries, withTargets } from '../kit.js'
-import { BY_INSTANCE, BY_ROUTE, ERROR_BUDGET_RATIO, M, RULES, rate, ratio, sel, sumBy } from '../promql.js'
+import { BY_INSTANCE, BY_ROUTE, ERROR_BUDGET_RATIO, FAST_BURN, M, RULES, rate, ratio, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
 
 /** Share of selected responses whose status code matches `codes` (a regex like `5..`). */
@@ -88,11 +88,12 @@ export function sloErrorBurn (): timeseries.PanelBuilder {
     id: 306,
     title: 'API 5xx ratio vs SLO (5m, 1h)',
     description: 'Share of 5xx among API requests (route !~ /demo/.*) over 5 minutes and 1 hour (recording rules `' +
-      RULES.sloErrors5m + '`, `' + RULES.sloErrors1h + '`). The dashed line is the 0.1% error budget of the 99.9% ' +
-      'availability SLO; both windows above it is a fast burn.',
+      RULES.sloErrors5m + '`, `' + RULES.sloErrors1h + '`). Dashed lines: the 0.1% error budget of the 99.9% ' +
+      'availability SLO (above it the budget is spent faster than it accrues) and 14.4 times it, where both ' +
+      'windows together page (FastifyErrorBudgetBurn, critical).',
     unit: 'percentunit',
     width: 24
-  }).thresholds(thresholds(['green', null], ['red', ERROR_BUDGET_RATIO]))
+  }).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', FAST_BURN * ERROR_BUDGET_RATIO]))
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed)),
   [
     { expr: RULES.sloErrors5m, legend: '5m {{service}}' },

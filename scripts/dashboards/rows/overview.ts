@@ -8,7 +8,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import { AlertListPanelBuilder } from '../alertlist.js'
 import { DS, PROMETHEUS_NAME, statPanel, thresholds, withTargets } from '../kit.js'
-import { ERROR_BUDGET_RATIO, RULES, SLOW_BUDGET_RATIO } from '../promql.js'
+import { ERROR_BUDGET_RATIO, FAST_BURN, RULES, SLOW_BUDGET_RATIO } from '../promql.js'
 import { row, type Row } from './row.js'
 
 export function requestRate (): stat.PanelBuilder {
@@ -37,9 +37,9 @@ export function sloErrorRatio (): stat.PanelBuilder {
     id: 103,
     title: 'API 5xx ratio, 1h (SLO 99.9%)',
     description: 'Share of 5xx among API requests (route !~ /demo/.*) over the last hour (recording rule `' +
-      RULES.sloErrors1h + '`). Orange above the 0.1% error budget: the availability SLO is being missed.',
+      RULES.sloErrors1h + '`). Orange above the 0.1% error budget, red from 14.4 times it (the paging burn rate).',
     unit: 'percentunit'
-  }).decimals(3).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', 10 * ERROR_BUDGET_RATIO])),
+  }).decimals(3).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', FAST_BURN * ERROR_BUDGET_RATIO])),
   [{ expr: RULES.sloErrors1h, legend: '{{service}}' }])
 }
 
@@ -48,9 +48,9 @@ export function sloSlowRatio (): stat.PanelBuilder {
     id: 104,
     title: 'API slower than 100 ms, 1h (SLO 99%)',
     description: 'Share of API requests (route !~ /demo/.*) slower than the 0.1 s objective over the last hour ' +
-      '(recording rule `' + RULES.sloSlow1h + '`). Orange above the 1% budget.',
+      '(recording rule `' + RULES.sloSlow1h + '`). Orange above the 1% budget, red from 14.4 times it.',
     unit: 'percentunit'
-  }).decimals(2).thresholds(thresholds(['green', null], ['orange', SLOW_BUDGET_RATIO], ['red', 10 * SLOW_BUDGET_RATIO])),
+  }).decimals(2).thresholds(thresholds(['green', null], ['orange', SLOW_BUDGET_RATIO], ['red', FAST_BURN * SLOW_BUDGET_RATIO])),
   [{ expr: RULES.sloSlow1h, legend: '{{service}}' }])
 }
 
