@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests and the native stack use, from Debian's archive:
-# redis-server, prometheus (with promtool), prometheus-alertmanager (with amtool), siege, wrk and
-# docker-compose (used only to validate docker-compose.yml). statsd_exporter and Grafana are not
+# redis-server, prometheus (with promtool), prometheus-alertmanager (with amtool),
+# prometheus-redis-exporter, siege, wrk and docker-compose (used only to validate
+# docker-compose.yml). statsd_exporter and Grafana are not
 # packaged by Debian: put their binaries on PATH to run the parts that need them.
 # Skips apt entirely when everything is already there; needs root (or sudo) otherwise.
 set -euo pipefail
 need=()
 for pair in redis-server:redis-server promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
-            amtool:prometheus-alertmanager siege:siege wrk:wrk docker-compose:docker-compose; do
+            amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter \
+            siege:siege wrk:wrk docker-compose:docker-compose; do
   bin=${pair%%:*} pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -23,7 +25,7 @@ $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # Debian's packages start their own daemons where a service manager exists; the tests start
 # their own on free ports, so stop any that came up on the default ports.
-for svc in redis-server prometheus prometheus-alertmanager; do
+for svc in redis-server prometheus prometheus-alertmanager prometheus-redis-exporter; do
   $sudo service "$svc" stop >/dev/null 2>&1 || true
 done
 echo "install-deps: done"

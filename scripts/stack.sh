@@ -148,12 +148,19 @@ ready () {
 # the pid is reused after it exits.
 start_time () { [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
 
+# 0 while the process runs. A zombie counts as gone: it has exited, and some init processes
+# (in containers, sandboxes) take seconds to reap it.
+alive () {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ "$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" != Z ]
+}
+
 # Prints the pid of a component this runner started and that still runs; fails otherwise.
 running_pid () {
   local file=$PIDS/$1.pid pid started
   [ -f "$file" ] || return 1
   read -r pid started <"$file" || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
   [ "$(start_time "$pid")" = "$started" ] || return 1
   say "$pid"
 }
@@ -270,7 +277,7 @@ wait_ready () {
   local name=$1 pid=$2 limit=$STACK_TIMEOUT waited=0
   [ "$name" = grafana ] && limit=$((STACK_TIMEOUT * 2)) # first start migrates its database
   while [ "$waited" -lt $((limit * 5)) ]; do
-    kill -0 "$pid" 2>/dev/null || return 1
+    alive "$pid" || return 1
     ready "$name" && return 0
     sleep 0.2
     waited=$((waited + 1))
@@ -323,10 +330,10 @@ stop_one () {
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -KILL "$pid" 2>/dev/null || true
     say "killed   $name (pid $pid did not stop within ${STOP_TIMEOUT} s)"
   else
@@ -335,17 +342,24 @@ stop_one () {
   rm -f "$PIDS/$name.pid"
 }
 
+# The named components (all by default) in start order. Call check_names first: this runs in a
+# command substitution, where exiting would not stop the script.
 selected () {
-  local c
+  local c arg
   if [ $# -eq 0 ]; then printf '%s\n' "${COMPONENTS[@]}"; return; fi
-  for c in "$@"; do is_component "$c" || die "unknown component $c (one of: ${COMPONENTS[*]})"; done
   for c in "${COMPONENTS[@]}"; do
     for arg in "$@"; do [ "$arg" = "$c" ] && say "$c"; done
   done
 }
 
+check_names () {
+  local c
+  for c in "$@"; do is_component "$c" || die "unknown component $c (one of: ${COMPONENTS[*]})"; done
+}
+
 cmd_start () {
   local failed=() skipped=() name
+  check_names "$@"
   mkdir -p "$PIDS" "$LOGS"
   for name in $(selected "$@"); do
     start_one "$name" || failed+=("$name")
@@ -361,6 +375,7 @@ cmd_start () {
 
 cmd_stop () {
   local -a names
+  check_names "$@"
   mapfile -t names < <(selected "$@")
   local i
   for ((i = ${#names[@]} - 1; i >= 0; i--)); do

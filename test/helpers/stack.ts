@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './redis.js'
@@ -58,6 +59,24 @@ export async function freeStackPorts (statsdUdpPort?: number): Promise<StackPort
     ALERTMANAGER_PORT: alertmanager,
     GRAFANA_PORT: grafana,
     REDIS_EXPORTER_PORT: redisExporter
+  }
+}
+
+/**
+ * True while a process runs. A zombie counts as gone: it has exited, and the init process of
+ * a container or sandbox may take seconds to reap it.
+ */
+export function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+  } catch {
+    return false
   }
 }
 
@@ -153,18 +172,22 @@ export async function promApi<T> (base: string, path: string): Promise<T> {
   return body.data
 }
 
-/** Counts siege reports, from its text summary or its JSON summary (json_output). */
+/** What scripts/load.sh reports, from siege's summary (text or JSON) and its own count. */
 export interface SiegeCounts {
   /** Responses siege counted as transactions (2xx, 3xx, 4xx). */
   transactions: number
   /** Failed transactions: 5xx responses and socket failures. */
   failed: number
+  /**
+   * Responses received, every status (load.sh's "Responses received:" line); without that
+   * line, `transactions + failed`, which equals it as long as no socket failed.
+   */
+  responses: number
 }
 
 /**
- * Reads siege's summary. Siege counts a 5xx response as a failed transaction, not as a
- * transaction, so the responses the service sent are `transactions + failed` as long as no
- * socket failed (true on loopback).
+ * Reads load.sh's output. Siege counts a 5xx response as a failed transaction, not as a
+ * transaction, which is why load.sh also counts the responses from siege's per-request log.
  * @throws Error when the output has no Transactions line.
  */
 export function parseSiege (output: string): SiegeCounts {
@@ -178,7 +201,8 @@ export function parseSiege (output: string): SiegeCounts {
   const transactions = number([/^\s*Transactions:\s+(\d+)/m, /"transactions":\s*(\d+)/])
   const failed = number([/^\s*Failed transactions:\s+(\d+)/m, /"failed_transactions":\s*(\d+)/])
   if (transactions === undefined) throw new Error(`no Transactions count in siege output:\n${output}`)
-  return { transactions, failed: failed ?? 0 }
+  const responses = number([/^\s*Responses received:\s+(\d+)/m])
+  return { transactions, failed: failed ?? 0, responses: responses ?? transactions + (failed ?? 0) }
 }
 
 /** A Prometheus query of a dashboard panel. */

@@ -1,0 +1,102 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+
+/**
+ * Readers for the Prometheus files under etc/prometheus, typed as far as the tests look into
+ * them: rule files (rules/*.yml) and promtool unit-test files (tests/*.yml).
+ */
+
+/** etc/prometheus, absolute. */
+export const PROMETHEUS_DIR = fileURLToPath(new URL('../../etc/prometheus/', import.meta.url))
+
+/** One rule of a rule group: a recording rule (`record`) or an alert (`alert`). */
+export interface Rule {
+  record?: string
+  alert?: string
+  expr: string
+  for?: string
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+}
+
+export interface RuleGroup {
+  name: string
+  rules: Rule[]
+}
+
+/** One `alert_rule_test` case: the alerts expected to fire (none when `exp_alerts` is empty). */
+export interface AlertTest {
+  eval_time: string
+  alertname: string
+  exp_alerts?: Array<{ exp_labels?: Record<string, string>, exp_annotations?: Record<string, string> }>
+}
+
+/** One `promql_expr_test` case. */
+export interface PromqlTest {
+  expr: string
+  eval_time: string
+  exp_samples?: Array<{ labels: string, value: number }>
+}
+
+/** One test group: input series (promtool's expanding notation) and the cases checked on them. */
+export interface TestGroup {
+  name?: string
+  interval?: string
+  input_series: Array<{ series: string, values: string }>
+  alert_rule_test?: AlertTest[]
+  promql_expr_test?: PromqlTest[]
+}
+
+/** A promtool unit-test file, with the path it was read from (relative to etc/prometheus). */
+export interface TestFile {
+  path: string
+  rule_files: string[]
+  evaluation_interval?: string
+  group_eval_order?: string[]
+  tests: TestGroup[]
+}
+
+/** The groups of a rule file, e.g. `rules/alerts.yml` (relative to etc/prometheus). */
+export function ruleGroups (file: string): RuleGroup[] {
+  return (parse(readFileSync(join(PROMETHEUS_DIR, file), 'utf8')) as { groups: RuleGroup[] }).groups
+}
+
+/** Every unit-test file in etc/prometheus/tests, sorted by name. */
+export function testFiles (): TestFile[] {
+  const dir = join(PROMETHEUS_DIR, 'tests')
+  return readdirSync(dir).filter((f) => f.endsWith('.yml')).sort().map((f) => ({
+    path: `tests/${f}`,
+    ...(parse(readFileSync(join(dir, f), 'utf8')) as Omit<TestFile, 'path'>)
+  }))
+}
+
+/** A series selector of the input notation, `name{k="v",...}`, split into name and labels. */
+export interface ParsedSeries {
+  name: string
+  labels: Record<string, string>
+}
+
+/**
+ * Parses a promtool input series such as `http_requests_total{job="statsd-exporter",le="0.1"}`.
+ * Label values here never contain quotes or backslashes, so no unescaping is done.
+ * @throws when the text is not `name` or `name{...}`.
+ */
+export function parseSeries (text: string): ParsedSeries {
+  const m = /^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})?$/.exec(text.trim())
+  if (m === null) throw new Error(`not a series selector: ${text}`)
+  const labels: Record<string, string> = {}
+  for (const pair of (m[2] ?? '').matchAll(/([A-Za-z_][A-Za-z0-9_]*)="([^"]*)"/g)) labels[pair[1]] = pair[2]
+  return { name: m[1], labels }
+}
+
+/**
+ * How a test names one alerting rule: its alert name plus its static labels (severity, burn
+ * windows), e.g. `FastifyErrorBudgetBurn{long_window="1h",severity="critical",short_window="5m"}`.
+ * Twins share the name and differ by these labels.
+ */
+export function ruleId (alert: string, labels: Record<string, string> = {}): string {
+  const pairs = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v}"`)
+  return `${alert}{${pairs.join(',')}}`
+}
