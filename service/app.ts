@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
@@ -8,7 +8,8 @@ import type { MetricsSink } from './metrics/sink.js'
 import statsd from './plugins/statsd.js'
 import redis from './plugins/redis.js'
 import store from './plugins/store.js'
-import httpMetrics from './plugins/http-metrics.js'
+import httpMetrics, { methodTag } from './plugins/http-metrics.js'
+import { UNMATCHED_ROUTE } from './metrics/catalogue.js'
 import overload, { overloadOptions } from './plugins/under-pressure.js'
 import runtimeMetrics from './plugins/runtime-metrics.js'
 import hitsRoutes from './routes/hits.js'
@@ -48,8 +49,27 @@ export function serverOptions (config: Config): FastifyServerOptions {
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
-    schemaErrorFormatter: validationError
+    schemaErrorFormatter: validationError,
+    frameworkErrors: frameworkError
   }
+}
+
+/**
+ * Answers the errors Fastify raises before routing, where no hook runs: a malformed URL
+ * (400 FST_ERR_BAD_URL, e.g. `/%zz`) and a path parameter longer than maxParamLength (414
+ * FST_ERR_MAX_PARAM_LENGTH). Without this they would bypass the ErrorResponse shape and, worse,
+ * the onResponse hook: such responses were never counted in `http.requests` (found by
+ * test/fuzz/inject.test.ts). They are counted here, under the unmatched route.
+ */
+export function frameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 400
+  // reply.elapsedTime stays 0 on this path (Fastify starts its clock in the routed path only).
+  const start = performance.now()
+  reply.raw.once('finish', () => {
+    request.server.metrics.response(methodTag(request.method), UNMATCHED_ROUTE, status, performance.now() - start)
+  })
+  const message = status >= 500 ? 'internal server error' : error.message
+  reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, code: error.code })
 }
 
 /**

@@ -1,9 +1,5 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { runInNewContext } from 'node:vm'
-import { setFlagsFromString } from 'node:v8'
-import { buildApp } from '../../service/app.js'
-import { loadConfig } from '../../service/config.js'
 import { runLoadInChild, type LoadResult, type Operation } from '../helpers/load.js'
 import { freePort, haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
 import { startService, WARN } from '../helpers/service-process.js'
@@ -12,7 +8,8 @@ import { startService, WARN } from '../helpers/service-process.js'
  * The metrics pipeline must never hurt the service: with statsd_exporter absent (nothing on the
  * port), unresolvable (no such host) or flooded (a receiver that never reads, its kernel buffer
  * full), responses stay exactly what they are with a healthy receiver, memory stays bounded and
- * the error log is rate-limited instead of one line per failed send.
+ * the error log is rate-limited instead of one line per failed send. Memory here is the RSS of
+ * the real process (a coarse guard); metrics-receiver-heap.test.ts measures the heap precisely.
  */
 
 const skip = haveRedisServer() ? false : NO_REDIS
@@ -85,47 +82,3 @@ for (const receiver of receivers) {
     t.equal(exit.code, 0, 'graceful shutdown does not hang on the dead receiver')
   })
 }
-
-/** `gc()` without starting Node with --expose-gc (the flag is honoured for new contexts). */
-function collector (): () => void {
-  setFlagsFromString('--expose-gc')
-  return runInNewContext('gc') as () => void
-}
-
-t.test('heap stays flat while the receiver is absent: nothing per request is retained', { skip }, async (t) => {
-  const redis = await startRedis(t)
-  const config = loadConfig({
-    REDIS_URL: redis.url,
-    STATSD_HOST: '127.0.0.1',
-    STATSD_PORT: String(await freePort()),
-    LOG_LEVEL: 'silent',
-    METRICS_FLUSH_INTERVAL_MS: '1000',
-    RUNTIME_METRICS_INTERVAL_MS: '60000',
-    // The loop below keeps the event loop busy; this test is about the metrics pipeline.
-    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
-    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0'
-  })
-  const app = await buildApp(config)
-  t.teardown(() => app.close())
-  await app.ready()
-  const gc = collector()
-  const requests = async (n: number): Promise<void> => {
-    for (let i = 0; i < n; i++) {
-      const res = await app.inject({ method: 'GET', url: i % 2 === 0 ? '/health/live' : `/no/such/${i}` })
-      if (res.statusCode !== (i % 2 === 0 ? 200 : 404)) throw new Error(`unexpected ${res.statusCode}`)
-    }
-  }
-  const heap = (): number => {
-    gc()
-    gc()
-    return process.memoryUsage().heapUsed
-  }
-  await requests(5000)
-  const before = heap()
-  const n = 30_000
-  await requests(n)
-  const after = heap()
-  const perRequest = (after - before) / n
-  // One StatsD line kept per request would be ~100 bytes each (two lines per response).
-  t.ok(perRequest < 32, `heap grew ${((after - before) / 1024).toFixed(0)} KiB over ${n} requests: ${perRequest.toFixed(1)} bytes per request (< 32)`)
-})

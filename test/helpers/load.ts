@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 /** One kind of request the load generator sends. */
-export type Operation = 'put' | 'get' | 'hits' | 'ready'
+export type Operation = 'put' | 'get' | 'hits' | 'ready' | 'cpu'
 
 /** What to send: an open-loop, fixed-rate, bounded load. */
 export interface LoadPlan {
@@ -51,13 +51,19 @@ const ROUTES: Record<Operation, { method: 'GET' | 'POST', route: string }> = {
   put: { method: 'POST', route: '/items' },
   get: { method: 'GET', route: '/items/:key' },
   hits: { method: 'GET', route: '/' },
-  ready: { method: 'GET', route: '/health/ready' }
+  ready: { method: 'GET', route: '/health/ready' },
+  cpu: { method: 'GET', route: '/demo/cpu' }
 }
+
+/** PBKDF2 iterations of a `cpu` request: the demo route's maximum, tens of ms of event-loop time. */
+export const CPU_ITERATIONS = 200000
 
 /**
  * Runs the plan in this process (the child side of {@link runLoadInChild}). Every request is
  * recorded with its start and end time and status; a `put` carries a fresh unique key and a
- * random value, a `get` reads the most recently acknowledged key (or a never-written one).
+ * random value, a `get` reads the most recently acknowledged key (`<prefix>-never` before the
+ * first acknowledgement, a 404), `hits` is `GET /`, `ready` the readiness probe and `cpu` a
+ * CPU-bound `/demo/cpu` request ({@link CPU_ITERATIONS}).
  */
 export async function generate (plan: LoadPlan): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: plan.maxInFlight })
@@ -84,6 +90,8 @@ export async function generate (plan: LoadPlan): Promise<LoadResult> {
       path = `/items/${lastAcked}`
     } else if (op === 'ready') {
       path = '/health/ready'
+    } else if (op === 'cpu') {
+      path = `/demo/cpu?iterations=${CPU_ITERATIONS}`
     }
     samples.push(sample)
     inFlight++

@@ -58,7 +58,7 @@ export interface ServiceOptions {
 /** Resolves true when GET /health/live answers 200 (one connection, closed after). */
 function answers (port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = get({ host: '127.0.0.1', port, path: '/health/live', agent: false, timeout: 1000 }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path: '/health/live', agent: false, timeout: 5000 }, (res) => {
       res.resume()
       resolve(res.statusCode === 200)
     })

@@ -1,0 +1,145 @@
+import t from 'tap'
+import { Agent, request } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import { runLoadInChild } from '../helpers/load.js'
+import { haveRedisServer, NO_REDIS, startRedis, type RedisServer, type TestLike } from '../helpers/redis.js'
+import { startService } from '../helpers/service-process.js'
+import { counterTotals } from '../helpers/statsd-lines.js'
+import { udpListener } from '../helpers/udp.js'
+
+const skip = haveRedisServer() ? false : NO_REDIS
+
+/** Slack on every time bound: process start-up of close-with-grace, a loaded 2-core machine. */
+const MARGIN_MS = 3000
+
+interface Answer { status: number, body: string, error?: string, end: number }
+
+/** One GET on its own connection; resolves with the answer or the connection error. */
+function get (url: string, agent: Agent): Promise<Answer> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, end: Date.now() }))
+      res.on('error', (err) => resolve({ status: 0, body, error: err.message, end: Date.now() }))
+    })
+    req.on('error', (err) => resolve({ status: 0, body: '', error: err.message, end: Date.now() }))
+    req.end()
+  })
+}
+
+/** Records every command Redis receives from then on (MONITOR), to see the service's QUIT. */
+async function monitor (t: TestLike, redis: RedisServer): Promise<string[][]> {
+  const client = new Redis(redis.url, { lazyConnect: true })
+  await client.connect()
+  const commands: string[][] = []
+  const stream = await client.monitor()
+  stream.on('monitor', (_time: string, args: string[]) => { commands.push(args) })
+  t.teardown(() => {
+    stream.disconnect()
+    client.disconnect()
+  })
+  return commands
+}
+
+t.test('SIGTERM under load: in-flight requests finish, metrics are flushed, Redis is QUIT, exit 0 in bound', { skip }, async (t) => {
+  const redis = await startRedis(t)
+  const udp = await udpListener(t, 0, 4 * 1024 * 1024)
+  const svc = await startService(t, {
+    env: {
+      REDIS_URL: redis.url,
+      STATSD_PORT: String(udp.port),
+      // Nothing is sent on a timer during the test: the slow requests' lines can only arrive
+      // through the flush at shutdown.
+      METRICS_FLUSH_INTERVAL_MS: '60000',
+      RUNTIME_METRICS_INTERVAL_MS: '60000',
+      SHUTDOWN_TIMEOUT_MS: '10000',
+      // About shutdown only: neither a slow Redis reply on a busy machine nor load shedding
+      // may answer 503 before the signal.
+      REDIS_COMMAND_TIMEOUT_MS: '5000',
+      OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
+      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
+    }
+  })
+  const commands = await monitor(t, redis)
+
+  // Background load from a second process, and 20 slow requests in flight at the signal.
+  const load = runLoadInChild({ url: svc.url, rate: 100, durationMs: 5000, maxInFlight: 32, timeoutMs: 10_000, mix: ['hits', 'put', 'get'], keyPrefix: 'sd' })
+  // The generator compiles before it sends: wait for its first request, then let it run.
+  await svc.waitForLog((l) => l.msg === 'incoming request' && String((l.req as { url?: string } | undefined)?.url).startsWith('/items'), 30_000)
+  const agent = new Agent({ keepAlive: false, maxSockets: 64 })
+  const slowMs = 1500
+  await sleep(700)
+  const slow = Array.from({ length: 20 }, () => get(`${svc.url}/demo/io?ms=${slowMs}`, agent))
+  await sleep(300)
+  const signalAt = Date.now()
+  svc.kill('SIGTERM')
+  const exit = await svc.exited
+  const answers = await Promise.all(slow)
+  const { samples } = await load
+
+  t.same(answers.map((a) => `${a.status} ${a.body}`), Array(20).fill(`200 {"ok":true,"ms":${slowMs}}`), 'all 20 in-flight slow requests finished with 200')
+  t.equal(exit.code, 0, 'exit code 0')
+  t.ok(exit.at - signalAt < slowMs + MARGIN_MS, `exited ${exit.at - signalAt} ms after SIGTERM (< ${slowMs + MARGIN_MS})`)
+
+  const before = samples.filter((s) => s.end !== 0 && s.start < signalAt - 200)
+  t.ok(before.length > 50, `${before.length} requests started well before the signal`)
+  // A read sent before the first write was acknowledged asks for a key never written: 404.
+  const failed = before.filter((s) => (s.status < 200 || s.status >= 300) && !(s.status === 404 && s.key?.endsWith('-never') === true))
+  t.same(failed.map((s) => `${s.op} ${s.status} ${s.error ?? s.body}`), [], 'and all of them succeeded')
+  const afterwards = samples.filter((s) => s.start >= signalAt)
+  const refused = afterwards.filter((s) => s.status === 0)
+  const bad = afterwards.filter((s) => s.status !== 0 && s.status !== 503 && !(s.status >= 200 && s.status < 300))
+  t.same(bad.map((s) => `${s.status} ${s.body}`), [], 'requests after the signal: served, 503 or refused, never another error')
+  t.ok(samples.every((s) => s.end - s.start < slowMs + MARGIN_MS), 'no request hung')
+  t.comment(`after SIGTERM: ${afterwards.length} requests, ${refused.length} refused or reset (${[...new Set(refused.map((s) => s.error))].join(', ')}), ${afterwards.filter((s) => s.status === 503).length} answered 503`)
+
+  // The slow requests ended after the signal, when no timer flush could run: the shutdown flush sent them.
+  const measured = counterTotals(udp.lines(), 'http.requests', ['route', 'status_code'])
+  t.equal(measured.get('/demo/io 200'), 20, 'the 20 slow responses were counted and flushed at shutdown')
+  const served = samples.filter((s) => s.status > 0)
+  const servedTotal = [...measured].filter(([k]) => !k.startsWith('/demo/io ') && !k.startsWith('/health/live ')).reduce((a, [, v]) => a + v, 0)
+  t.equal(servedTotal, served.length, `every answered load request was counted (${served.length})`)
+
+  t.ok(commands.some((c) => c[0]?.toLowerCase() === 'quit'), 'the service closed its Redis connection with QUIT')
+  const order = svc.logs.map((l) => String(l.msg))
+  const from = order.indexOf('shutting down: finishing in-flight requests')
+  t.ok(from !== -1 && order.indexOf('shutdown complete') > from, 'logged the shutdown and its completion')
+})
+
+t.test('a second SIGTERM forces the exit at once (code 1)', { skip }, async (t) => {
+  const redis = await startRedis(t)
+  const svc = await startService(t, { env: { REDIS_URL: redis.url, STATSD_PORT: '9', SHUTDOWN_TIMEOUT_MS: '30000' } })
+  const agent = new Agent({ keepAlive: false })
+  const slow = Array.from({ length: 5 }, () => get(`${svc.url}/demo/io?ms=2000`, agent))
+  await sleep(300)
+  svc.kill('SIGTERM')
+  await sleep(200)
+  const secondAt = Date.now()
+  svc.kill('SIGTERM')
+  const exit = await svc.exited
+  const answers = await Promise.all(slow)
+  t.equal(exit.code, 1, 'exit code 1: forced')
+  // The requests would end 1.5 s after the second signal; the exit must come well before.
+  t.ok(exit.at - secondAt < 1200, `exited ${exit.at - secondAt} ms after the second signal (< 1200), before the 2 s requests could finish`)
+  t.ok(answers.every((a) => a.status === 0), 'the unfinished requests were cut (connection closed), not answered late')
+  t.ok(svc.logs.some((l) => /second SIGTERM/.test(String(l.msg))), 'the forced exit is logged')
+})
+
+t.test('SHUTDOWN_TIMEOUT_MS bounds a drain that takes too long (exit code 1)', { skip }, async (t) => {
+  const redis = await startRedis(t)
+  const timeoutMs = 1000
+  const svc = await startService(t, { env: { REDIS_URL: redis.url, STATSD_PORT: '9', SHUTDOWN_TIMEOUT_MS: String(timeoutMs) } })
+  const agent = new Agent({ keepAlive: false })
+  const slow = get(`${svc.url}/demo/io?ms=2000`, agent)
+  await sleep(300)
+  const signalAt = Date.now()
+  svc.kill('SIGTERM')
+  const exit = await svc.exited
+  await slow
+  t.equal(exit.code, 1, 'exit code 1: the drain did not finish in time')
+  t.ok(exit.at - signalAt >= timeoutMs - 50 && exit.at - signalAt < timeoutMs + MARGIN_MS, `exited ${exit.at - signalAt} ms after SIGTERM (about ${timeoutMs})`)
+  t.ok(svc.logs.some((l) => /killed by timeout/.test(String(l.msg))), 'the timeout is logged')
+})
