@@ -53,8 +53,12 @@ export interface AggregatingSinkOptions {
   flushObservations?: number
   /** Observations pending that make the sink flush at once, in the recording call. Default 64x the above. */
   maxObservations?: number
-  /** Gets each send failure (with the running drop counts); the service rate-limits the log. */
+  /**
+   * Gets send failures, at most one per `reportEveryMs` (default 1000), each with the running
+   * drop counts; the service rate-limits the log further.
+   */
   onError?: (err: Error) => void
+  reportEveryMs?: number
 }
 
 /** What the sink has done since it was created (counts). */
@@ -66,9 +70,15 @@ export interface SinkStats {
   datagrams: number
   lines: number
   bytes: number
-  /** Datagrams and lines dropped (receiver gone, name not resolved, closed). */
+  /** Datagrams and lines dropped before leaving (name not resolved, socket closed). */
   droppedDatagrams: number
   droppedLines: number
+  /**
+   * ECONNREFUSED reports: an ICMP port unreachable came back, nothing listens on the port. The
+   * kernel reports it on a later send (that datagram is then also dropped) or as a socket error.
+   * A lower bound of the datagrams lost that way: routers rate-limit ICMP.
+   */
+  refused: number
   /** Timer observations held right now (bounded by `maxObservations`). */
   pending: number
 }
@@ -82,8 +92,11 @@ export interface SinkStats {
  *
  * It flushes every `flushIntervalMs`, as soon as about a datagram's worth of timer values is
  * pending (on the next turn of the event loop), synchronously when `maxObservations` are pending,
- * on {@link flush} and on {@link close}. Nothing is kept after a flush: when the receiver is gone
- * the datagrams are dropped and counted, so memory stays bounded; recording never throws.
+ * on {@link flush} and on {@link close}. Nothing is kept after a flush, so memory stays bounded
+ * whatever the receiver does: datagrams that cannot leave (name not resolved) are dropped and
+ * counted, datagrams refused by a receiver that is gone (ICMP port unreachable) are counted, and
+ * each failure goes to `onError`. Recording never throws, and does no I/O unless a burst that
+ * never yields to the event loop reaches `maxObservations`.
  */
 export class AggregatingSink implements MetricsSink {
   private readonly global: string
@@ -106,18 +119,34 @@ export class AggregatingSink implements MetricsSink {
   private closed = false
   private inFlight = 0
   private waiters: Array<() => void> = []
+  private readonly reportEveryMs: number
+  private lastReport = -Infinity
   private readonly interval: NodeJS.Timeout
   private readonly counts: Omit<SinkStats, 'pending'> = {
-    observations: 0, flushes: 0, datagrams: 0, lines: 0, bytes: 0, droppedDatagrams: 0, droppedLines: 0
+    observations: 0, flushes: 0, datagrams: 0, lines: 0, bytes: 0, droppedDatagrams: 0, droppedLines: 0, refused: 0
   }
 
+  /** @throws {RangeError} naming the option, for a limit that cannot work. */
   constructor (opts: AggregatingSinkOptions) {
+    if (!(opts.flushIntervalMs > 0)) throw new RangeError(`flushIntervalMs must be > 0, got ${opts.flushIntervalMs}`)
+    if (!(opts.maxDatagramBytes >= 128)) throw new RangeError(`maxDatagramBytes must be >= 128, got ${opts.maxDatagramBytes}`)
+    if (opts.flushObservations !== undefined && !(opts.flushObservations >= 1)) {
+      throw new RangeError(`flushObservations must be >= 1, got ${opts.flushObservations}`)
+    }
     this.transport = opts.transport
     this.global = Object.entries(opts.globalTags ?? {}).map(([k, v]) => `${k}:${v}`).join(',')
     this.writer = new DatagramWriter(opts.maxDatagramBytes, (datagram, lines) => this.transmit(datagram, lines))
     this.flushObservations = opts.flushObservations ?? Math.max(16, Math.floor(opts.maxDatagramBytes / 8))
     this.maxObservations = opts.maxObservations ?? this.flushObservations * 64
+    if (!(this.maxObservations >= this.flushObservations)) {
+      throw new RangeError(`maxObservations must be >= flushObservations (${this.flushObservations}), got ${this.maxObservations}`)
+    }
     this.onError = opts.onError ?? (() => {})
+    this.reportEveryMs = opts.reportEveryMs ?? 1000
+    this.transport.onError((err) => {
+      if (refusedError(err)) this.counts.refused++
+      this.report('socket error', err)
+    })
     this.cacheHit = this.slot('c', METRICS.cacheLookups.statsd, 'result:hit')
     this.cacheMiss = this.slot('c', METRICS.cacheLookups.statsd, 'result:miss')
     this.cpu = this.slot('c', METRICS.cpuSeconds.statsd, '')
@@ -294,8 +323,8 @@ export class AggregatingSink implements MetricsSink {
       } else {
         this.counts.droppedDatagrams++
         this.counts.droppedLines += lines
-        this.onError(new Error(`statsd datagram dropped: ${err.message} ` +
-          `(${this.counts.droppedDatagrams} datagrams, ${this.counts.droppedLines} lines dropped so far)`, { cause: err }))
+        if (refusedError(err)) this.counts.refused++
+        this.report('datagram dropped', err)
       }
       if (this.inFlight === 0) {
         const waiters = this.waiters
@@ -303,6 +332,21 @@ export class AggregatingSink implements MetricsSink {
         for (const resolve of waiters) resolve()
       }
     })
+  }
+
+  /**
+   * Hands a failure to `onError`, at most once per `reportEveryMs`: a receiver that is gone fails
+   * every datagram, and building an error per datagram only to have the log drop it costs CPU.
+   * The message carries the running totals, so nothing is hidden by the throttle.
+   */
+  private report (what: string, err: Error): void {
+    const now = performance.now()
+    if (now - this.lastReport < this.reportEveryMs) return
+    this.lastReport = now
+    const { droppedDatagrams, droppedLines, refused } = this.counts
+    const why = refusedError(err) ? 'the receiver refused a datagram: nothing listens there' : err.message
+    this.onError(new Error(`statsd ${what}: ${why} ` +
+      `(so far ${droppedDatagrams} datagrams / ${droppedLines} lines dropped, ${refused} refused)`, { cause: err }))
   }
 
   private drained (timeoutMs = 2000): Promise<void> {
@@ -316,4 +360,9 @@ export class AggregatingSink implements MetricsSink {
       })
     })
   }
+}
+
+/** ECONNREFUSED on UDP: an ICMP port unreachable came back, nothing listens on the port. */
+function refusedError (err: Error): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' || err.message.includes('ECONNREFUSED')
 }

@@ -59,16 +59,18 @@ async function waitUntilReady (client: Redis, timeoutMs: number): Promise<void> 
  */
 async function redisPlugin (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
   const client = new Redis(opts.config.redisUrl, redisOptions(opts.config))
-  let lastState = ''
-  const logState = (state: string, err?: Error): void => {
-    if (state === lastState) return
-    lastState = state
-    if (state === 'ready') fastify.log.info('redis connection ready')
-    else fastify.log.warn({ err }, `redis connection ${state}`)
+  // One log line per change between up and down: a reconnect loop emits 'error' and 'close' on
+  // every attempt, which must not become a warning per second for the whole outage.
+  let up: boolean | undefined
+  const setUp = (next: boolean, err?: Error): void => {
+    if (next === up) return
+    up = next
+    if (next) fastify.log.info('redis connection ready')
+    else fastify.log.warn({ err }, 'redis connection down; retrying in the background')
   }
-  client.on('ready', () => logState('ready'))
-  client.on('error', (err: Error) => logState('error', err))
-  client.on('close', () => logState('closed'))
+  client.on('ready', () => setUp(true))
+  client.on('error', (err: Error) => setUp(false, err))
+  client.on('close', () => setUp(false))
 
   if (opts.config.redisWaitAtStart) {
     await waitUntilReady(client, opts.config.redisStartTimeoutMs)

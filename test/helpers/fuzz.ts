@@ -74,7 +74,7 @@ export function key (rng: Rng): string {
   const valid = 'abcXYZ019._:-'
   switch (rng.int(12)) {
     case 0: return 'k'.repeat(128)
-    case 1: return 'k'.repeat(129)
+    case 1: return rng.chance(0.5) ? 'k'.repeat(129) : 'k'.repeat(300)
     case 2: return ''
     case 3: return '..'
     case 4: return 'item:*'
@@ -93,7 +93,7 @@ export function segment (rng: Rng): string {
   return rng.pick([
     '..', '.', '%2e%2e', '%2E%2e%2f', '%2F', '', 'items', 'health', 'demo', ':key', '*', '%00', '%0d%0a',
     '%1b%5b31m', '%ff', '%C0%AF', '%zz', '%', '%%', 'é', '%C3%A9', '日本', '🙂', '%F0%9F%99%82', '\u202egnp.exe',
-    'a;b', 'a,b', 'a|b', 'a#b', '~', '\\..\\', '%5c', 'x'.repeat(101), 'y'.repeat(4000), 'item:*', '__proto__',
+    'a;b', 'a,b', 'a|b', 'a#b', '~', '\\..\\', '%5c', 'x'.repeat(129), 'x'.repeat(257), 'y'.repeat(4000), 'item:*', '__proto__',
     'constructor', 'live', 'ready', 'io', 'cpu', 'error', 'random-status'
   ])
 }

@@ -68,3 +68,14 @@ t.test('ttl expires items', { skip }, async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 1100))
   t.equal((await app.inject({ method: 'GET', url: '/items/brief' })).statusCode, 404)
 })
+
+t.test('keys at the 128-character limit work on every route; 129 is a 400', { skip }, async (t) => {
+  const { app } = await build(t)
+  const key = 'k'.repeat(128)
+  t.equal((await app.inject({ method: 'POST', url: '/items', payload: { key, value: 'v' } })).statusCode, 201)
+  t.same((await app.inject({ method: 'GET', url: `/items/${key}` })).json(), { key, value: 'v' })
+  t.equal((await app.inject({ method: 'DELETE', url: `/items/${key}` })).statusCode, 204)
+  const tooLong = await app.inject({ method: 'GET', url: `/items/${key}k` })
+  t.equal(tooLong.statusCode, 400)
+  t.equal(tooLong.json().message, 'params/key must NOT have more than 128 characters')
+})
