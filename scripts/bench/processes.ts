@@ -69,11 +69,11 @@ export async function startRedis (pin: Pinning): Promise<BenchRedis> {
   }
 }
 
-/** Asks a child to stop (`ask`, default SIGTERM), and kills it if it has not exited within 5 s. */
-function stopChild (child: ChildProcess, ask: () => void = () => child.kill('SIGTERM')): Promise<void> {
+/** Asks a child to stop (`ask`, default SIGTERM), and kills it if it has not exited within `graceMs`. */
+function stopChild (child: ChildProcess, ask: () => void = () => child.kill('SIGTERM'), graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
     child.once('exit', () => {
       clearTimeout(timer)
       resolve()
@@ -90,7 +90,10 @@ export interface BenchServer {
   stats (): Promise<ServerStats>
   /** Resolves once the server's metrics sink flushed (immediately for uninstrumented variants). */
   flush (): Promise<void>
-  close (): Promise<void>
+  /** What the server wrote to stderr, when started with `captureStderr`. */
+  stderr (): string
+  /** Closes the server (it flushes its metrics), killing it after `graceMs` (default 5 s). */
+  close (graceMs?: number): Promise<void>
 }
 
 /**
@@ -101,15 +104,26 @@ export interface BenchServer {
 const COMPILED = import.meta.url.endsWith('.js')
 const SERVER = fileURLToPath(new URL(COMPILED ? './server.js' : './server.ts', import.meta.url))
 
+/** How to run a server: under a wrapper command (valgrind), with extra node flags. */
+export interface ServerOptions {
+  wrap?: string[]
+  nodeArgs?: string[]
+  /** Collect stderr (see {@link BenchServer.stderr}) instead of passing it through. */
+  captureStderr?: boolean
+}
+
 /** Spawns one server for `variant`, pinned to the server CPU, and waits until it listens. */
-export async function startServer (pin: Pinning, variant: Variant, redisUrl: string, statsdPort: number): Promise<BenchServer> {
-  const [command, args] = pinned(pin, pin.serverCpu, process.execPath,
-    [...(COMPILED ? [] : ['--import', 'tsx']), SERVER, variant, redisUrl, String(statsdPort)])
-  const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+export async function startServer (pin: Pinning, variant: Variant, redisUrl: string, statsdPort: number, opts: ServerOptions = {}): Promise<BenchServer> {
+  const node = [process.execPath, ...(opts.nodeArgs ?? []), ...(COMPILED ? [] : ['--import', 'tsx']), SERVER, variant, redisUrl, String(statsdPort)]
+  const full = [...(opts.wrap ?? []), ...node]
+  const [command, args] = pinned(pin, pin.serverCpu, full[0], full.slice(1))
+  const child = spawn(command, args, { stdio: ['ignore', 'inherit', opts.captureStderr === true ? 'pipe' : 'inherit', 'ipc'] })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
   const pending = new Map<number, (reply: ServerReply) => void>()
   let nextId = 1
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${variant} server did not start within 30 s`)), 30_000)
+    const timer = setTimeout(() => reject(new Error(`${variant} server did not start within 120 s`)), 120_000)
     child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code} before listening`)))
     child.on('message', (reply: ServerReply) => {
       if (reply.type === 'ready') {
@@ -121,9 +135,18 @@ export async function startServer (pin: Pinning, variant: Variant, redisUrl: str
       }
     })
   })
-  const ask = (type: 'stats' | 'flush'): Promise<ServerReply> => new Promise((resolve) => {
+  // A server that died or hangs fails the run instead of stalling it.
+  const ask = (type: 'stats' | 'flush'): Promise<ServerReply> => new Promise((resolve, reject) => {
+    if (!child.connected) return reject(new Error(`${variant} server is gone (exit code ${child.exitCode})`))
     const id = nextId++
-    pending.set(id, resolve)
+    const timer = setTimeout(() => {
+      pending.delete(id)
+      reject(new Error(`${variant} server did not answer ${type} within 30 s`))
+    }, 30_000)
+    pending.set(id, (reply) => {
+      clearTimeout(timer)
+      resolve(reply)
+    })
     child.send({ type, id } satisfies ServerRequest)
   })
   return {
@@ -136,11 +159,12 @@ export async function startServer (pin: Pinning, variant: Variant, redisUrl: str
       return reply.stats
     },
     async flush () { await ask('flush') },
-    close () {
+    stderr: () => stderr,
+    close (graceMs?: number) {
       return stopChild(child, () => {
         if (child.connected) child.send({ type: 'close' } satisfies ServerRequest)
         else child.kill('SIGTERM')
-      })
+      }, graceMs)
     }
   }
 }

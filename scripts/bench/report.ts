@@ -151,3 +151,30 @@ export function table (rows: Row[]): string {
   const line = (row: string[]): string => '| ' + row.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join(' | ') + ' |'
   return [line(cells[0]), '|' + widths.map((w, i) => i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':').join('|') + '|', ...cells.slice(1).map(line)].join('\n')
 }
+
+/**
+ * The issue's goals, checked against the summary: instrumented throughput and CPU capacity at
+ * least 0.95x bare, better than fastify-metrics, added p99 under 0.1 ms, RSS within 10%, every
+ * count and timing received. Informational: speed never fails a run (loss does, in run.ts).
+ */
+export function goals (rows: Row[]): string[] {
+  const out: string[] = []
+  const verdict = (ok: boolean): string => ok ? 'met' : 'NOT met'
+  for (const route of [...new Set(rows.map((r) => r.route))]) {
+    const ours = rows.find((r) => r.route === route && r.variant === 'aggregating')
+    if (ours === undefined) continue
+    const fm = rows.find((r) => r.route === route && r.variant === 'fastify-metrics')
+    out.push(`${route}: throughput ${ours.rpsRatio.toFixed(2)}x bare (goal >= 0.95: ${verdict(ours.rpsRatio >= 0.95)}); ` +
+      `CPU capacity ${ours.cpuCapacityRatio.toFixed(2)}x bare (${verdict(ours.cpuCapacityRatio >= 0.95)})`)
+    if (fm !== undefined) {
+      out.push(`${route}: vs fastify-metrics: ${ours.rpsRatio.toFixed(2)} vs ${fm.rpsRatio.toFixed(2)}x bare req/s, ` +
+        `${ours.rateCpuUs.toFixed(1)} vs ${fm.rateCpuUs.toFixed(1)} CPU µs/req (better: ${verdict(ours.rpsRatio > fm.rpsRatio && ours.rateCpuUs < fm.rateCpuUs)})`)
+    }
+    // At saturation latency is queueing (connections / throughput, Little's law), so its p99 moves
+    // with req/s; the latency a request gains from the instrumentation shows below saturation.
+    out.push(`${route}: added p99 ${signed(ours.addedRateP99Ms)} ms at the fixed rate (goal < 0.1 ms: ${verdict(ours.addedRateP99Ms < 0.1)}; ` +
+      `${signed(ours.addedP99Ms)} ms at saturation, where latency is queueing); RSS ${ours.rssRatio.toFixed(2)}x bare (goal <= 1.10: ${verdict(ours.rssRatio <= 1.1)}); ` +
+      `received ${ours.countedRatio.toFixed(4)} of counts, ${ours.timedRatio.toFixed(4)} of timings (goal 1: ${verdict(ours.countedRatio === 1 && ours.timedRatio === 1)})`)
+  }
+  return out
+}

@@ -19,7 +19,7 @@
  * round: checks that the tool works and nothing is lost; speed is never a failure).
  */
 import { writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import { haveRedisServer, NO_REDIS } from '../../test/helpers/redis.js'
@@ -27,7 +27,7 @@ import { BENCH_KEY, ROUTES, VARIANTS, type RouteName, type Variant } from './app
 import { closedLoop, fixedRate, forSeconds } from './load.js'
 import { pinning, pinSelf, startRedis, startServer, type BenchServer } from './processes.js'
 import { Receiver } from './receiver.js'
-import { summarize, table, type Sample, type UdpCounts } from './report.js'
+import { goals, summarize, table, type Sample, type UdpCounts } from './report.js'
 
 const { values: args } = parseArgs({
   options: {
@@ -69,6 +69,7 @@ if (!haveRedisServer()) {
 const log = (line: string): void => { process.stderr.write(line + '\n') }
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const started = performance.now()
+const loadAtStart = loadavg()[0]
 
 const pin = pinning()
 pinSelf(pin)
@@ -83,7 +84,7 @@ const cleanup = async (): Promise<void> => {
   await receiver.close()
   await redis.stop()
 }
-process.once('SIGINT', () => { void cleanup().finally(() => process.exit(130)) })
+process.once('SIGINT', () => { cleanup().finally(() => process.exit(130)).catch(() => {}) })
 
 try {
   for (const v of variants) servers.set(v, await startServer(pin, v, redis.url, receiver.port))
@@ -123,8 +124,11 @@ try {
     `${pin.reason}. ${opts.rounds} round(s), saturation ${opts.connections} connections for ~${opts.seconds} s, ` +
       `fixed rate ${opts.rate}/s over ${opts.rateConnections} connections for ${opts.rateSeconds} s; ` +
       `medians over rounds, "x bare" = median of ratios paired by round; took ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+    `1-minute load average ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at the end (this run keeps ~2 busy; more means other work competed and the figures are noisy).`,
     '',
     table(rows),
+    '',
+    ...goals(rows),
     ''
   ].join('\n') + '\n')
   if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ opts, pinning: pin, rows, samples }, null, 2))

@@ -45,7 +45,9 @@ const config = loadConfig({
   // The instance tag tells the runner's receiver which server a line came from.
   SERVICE_INSTANCE: variant,
   LOG_LEVEL: 'silent',
-  REDIS_WAIT_AT_START: 'true'
+  REDIS_WAIT_AT_START: 'true',
+  // A loaded machine must not turn into 503s: the benchmark measures instrumentation, not timeouts.
+  REDIS_COMMAND_TIMEOUT_MS: '10000'
 }, '0.0.0-bench')
 
 const app = await benchApp(variant, config)
@@ -61,10 +63,14 @@ process.on('message', (msg: ServerRequest) => {
     send({ type: 'stats', id: msg.id, stats })
   } else if (msg.type === 'flush') {
     const flushed = variant === 'aggregating' || variant === 'hot-shots' ? app.metrics.flush() : Promise.resolve()
-    void flushed.then(() => send({ type: 'flushed', id: msg.id }))
+    flushed.then(() => send({ type: 'flushed', id: msg.id }), () => {})
   } else if (msg.type === 'close') {
-    void app.close().finally(() => process.exit(0))
+    closeAndExit()
   }
 })
 // The runner going away (crash, Ctrl-C) must not leave a pinned server behind.
-process.on('disconnect', () => { void app.close().finally(() => process.exit(0)) })
+process.on('disconnect', closeAndExit)
+
+function closeAndExit (): void {
+  app.close().then(() => process.exit(0), () => process.exit(1))
+}
