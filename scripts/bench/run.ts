@@ -128,7 +128,7 @@ try {
     '',
     table(rows),
     '',
-    ...goals(rows),
+    ...(smoke ? ['Smoke run: one short round on a barely warm JIT. It checks the tool and zero loss; its figures measure nothing.'] : goals(rows)),
     ''
   ].join('\n') + '\n')
   if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ opts, pinning: pin, rows, samples }, null, 2))

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { parse } from 'yaml'
 import { udpListener, type UdpListener } from '../helpers/udp.js'
 import {
@@ -32,6 +32,8 @@ const missing = REQUIRED.filter(([names]) => names.every((n) => which(n) === und
   .map(([names, how]) => `${names.join(' or ')} is not installed (${how})`)
 
 const LOAD_SECONDS = 20
+/** Simulated users for load.sh (siege -c). */
+const LOAD_USERS = 4
 /** Alert rules whose condition is true when statsd_exporter is missing, as it is here. */
 const EXPORTER_MISSING_ALERTS = ['StatsdExporterDown']
 /**
@@ -204,6 +206,22 @@ t.test('the native stack, end to end', { skip: missing.length > 0 ? missing.join
   const lastOwnRequest = Date.now()
 
   let siegeTotal = 0
+  /**
+   * The service's count against siege's. They are equal except for one race siege's `-t` mode
+   * creates: when time is up siege cancels its users, and a response the service had already
+   * written (so counted, truly served) may be cancelled before siege read it. Each of the
+   * LOAD_USERS users has at most one request in flight, so the service may count up to that
+   * many more, never fewer; anything else is a counting bug.
+   */
+  const cutoffCheck = (t: Test, counted: number, received: number, what: string): void => {
+    t.comment(`${what}: ${counted}; responses siege received: ${received}`)
+    if (counted === received) {
+      t.pass(`${what} equals the responses load.sh reported (${counted})`)
+      return
+    }
+    t.ok(counted > received && counted - received <= LOAD_USERS,
+      `${what} (${counted}) exceeds the responses siege received (${received}) by at most the ${LOAD_USERS} requests its time-out cut after they were served`)
+  }
   await t.test(`scripts/load.sh for ${LOAD_SECONDS} s: the service counts every response siege got`, async (t) => {
     const counterExpr = 'sum(http_requests_total{instance="e2e"})'
     let before = 0
@@ -218,7 +236,7 @@ t.test('the native stack, end to end', { skip: missing.length > 0 ? missing.join
       await new Promise((resolve) => setTimeout(resolve, 1500))
       standIn?.clear()
     }
-    const load = await run(join(ROOT, 'scripts', 'load.sh'), ['-c', '4', '-t', `${LOAD_SECONDS}S`, app], {}, (LOAD_SECONDS + 60) * 1000)
+    const load = await run(join(ROOT, 'scripts', 'load.sh'), ['-c', String(LOAD_USERS), '-t', `${LOAD_SECONDS}S`, app], {}, (LOAD_SECONDS + 60) * 1000)
     t.equal(load.code, 0, 'load.sh exited 0')
     let siege
     try {
@@ -237,7 +255,7 @@ t.test('the native stack, end to end', { skip: missing.length > 0 ? missing.join
         const [stamp] = await promQuery(prom, 'max(timestamp(http_requests_total{instance="e2e"}))')
         return value !== undefined && stamp !== undefined && Number(stamp.value[1]) * 1000 > loadEnded + 1500 ? Number(value.value[1]) - before : undefined
       }, 40_000)
-      t.equal(increase, siegeTotal, 'increase of http_requests_total equals the responses load.sh reported')
+      cutoffCheck(t, increase, siegeTotal, 'increase of http_requests_total')
     } else {
       const counted = await poll('the service to flush its last measurements', async () => {
         const first = countedResponses(standIn as UdpListener)
@@ -245,7 +263,7 @@ t.test('the native stack, end to end', { skip: missing.length > 0 ? missing.join
         const second = countedResponses(standIn as UdpListener)
         return first === second ? second : undefined
       }, 15_000)
-      t.equal(counted, siegeTotal, 'http.requests sent over StatsD (UDP stand-in) equals the responses load.sh reported')
+      cutoffCheck(t, counted, siegeTotal, 'http.requests sent over StatsD (UDP stand-in)')
     }
   })
 
