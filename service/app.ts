@@ -48,7 +48,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
     bodyLimit: BODY_LIMIT_BYTES,
     // Item keys are up to 128 characters; Fastify's default (100) would answer 414 for keys the
     // API accepts on POST. Longer parameters reach the schema and get its 400 up to this bound.
-    maxParamLength: MAX_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // Bound how long a slow client can hold a connection and a request.
     connectionTimeout: 30_000,
     requestTimeout: 30_000,

@@ -2,9 +2,10 @@
  * What the instrumentation records, independent of how it is sent.
  *
  * Hooks and repositories call a {@link MetricsSink}; the sink decides how measurements reach
- * statsd_exporter (one StatsD line per call through hot-shots' buffer in
- * {@link ./hot-shots-sink.ts}). Swapping the sink changes the wire, never the contract: names,
- * tags and units come from the catalogue in {@link ./catalogue.ts}.
+ * statsd_exporter: the service uses the client-side aggregating sink (./aggregating-sink.ts:
+ * sums and multi-value timer lines, flushed on an interval, on size and on close), the benchmark
+ * also runs ./hot-shots-sink.ts (one line per call through hot-shots' buffer). Swapping the sink
+ * changes the wire, never the contract: names, tags and units come from ./catalogue.ts.
  */
 
 /** Cache lookup outcome: the `result` tag of `cache.lookups`. */
