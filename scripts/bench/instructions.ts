@@ -16,12 +16,10 @@
  */
 import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
-import { Redis } from 'ioredis'
 import { haveRedisServer, NO_REDIS } from '../../test/helpers/redis.js'
-import { BENCH_KEY, ROUTES, VARIANTS, type RouteName, type Variant } from './app.js'
+import { ROUTES, VARIANTS, type RouteName, type Variant } from './app.js'
 import { closedLoop } from './load.js'
-import { pinning, pinSelf, startRedis, startServer } from './processes.js'
-import { Receiver } from './receiver.js'
+import { startFixtures, startServer } from './processes.js'
 
 const { values: args } = parseArgs({
   options: { variants: { type: 'string' }, routes: { type: 'string' }, requests: { type: 'string' } }
@@ -41,13 +39,7 @@ if (!haveRedisServer()) {
 }
 
 const WARMUP = 5000
-const pin = pinning()
-pinSelf(pin)
-const redis = await startRedis(pin)
-const seed = new Redis(redis.url)
-await seed.set(`item:${BENCH_KEY}`, 'x'.repeat(64))
-seed.disconnect()
-const receiver = await Receiver.start()
+const { pin, redis, receiver } = await startFixtures()
 
 /** Instructions the server executed from start to exit, after `WARMUP + n` requests. */
 async function total (variant: Variant, route: RouteName, n: number): Promise<number> {

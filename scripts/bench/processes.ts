@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { freePort } from '../../test/helpers/redis.js'
-import type { Variant } from './app.js'
+import { BENCH_KEY, type Variant } from './app.js'
+import { Receiver } from './receiver.js'
 import type { ServerReply, ServerRequest, ServerStats } from './server.js'
 
 /**
@@ -167,4 +169,27 @@ export async function startServer (pin: Pinning, variant: Variant, redisUrl: str
       }, graceMs)
     }
   }
+}
+
+/** What every benchmark entry point runs beside the servers. */
+export interface BenchFixtures {
+  pin: Pinning
+  redis: BenchRedis
+  receiver: Receiver
+}
+
+/**
+ * Pins this process to the load-generator CPU, starts a redis-server holding the benchmark key
+ * (`item:BENCH_KEY`, a 64-byte value, so `GET /items/:key` is a hit) and a UDP receiver
+ * standing in for statsd_exporter. The caller stops `redis` and closes `receiver`.
+ */
+export async function startFixtures (): Promise<BenchFixtures> {
+  const pin = pinning()
+  pinSelf(pin)
+  const redis = await startRedis(pin)
+  const seed = new Redis(redis.url)
+  await seed.set(`item:${BENCH_KEY}`, 'x'.repeat(64))
+  seed.disconnect()
+  const receiver = await Receiver.start()
+  return { pin, redis, receiver }
 }

@@ -21,12 +21,10 @@
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
-import { Redis } from 'ioredis'
 import { haveRedisServer, NO_REDIS } from '../../test/helpers/redis.js'
-import { BENCH_KEY, ROUTES, VARIANTS, type RouteName, type Variant } from './app.js'
+import { ROUTES, VARIANTS, type RouteName, type Variant } from './app.js'
 import { closedLoop, fixedRate, forSeconds } from './load.js'
-import { pinning, pinSelf, startRedis, startServer, type BenchServer } from './processes.js'
-import { Receiver } from './receiver.js'
+import { startFixtures, startServer, type BenchServer } from './processes.js'
 import { goals, summarize, table, type Sample, type UdpCounts } from './report.js'
 
 const { values: args } = parseArgs({
@@ -71,13 +69,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const started = performance.now()
 const loadAtStart = loadavg()[0]
 
-const pin = pinning()
-pinSelf(pin)
-const redis = await startRedis(pin)
-const seed = new Redis(redis.url)
-await seed.set(`item:${BENCH_KEY}`, 'x'.repeat(64))
-seed.disconnect()
-const receiver = await Receiver.start()
+const { pin, redis, receiver } = await startFixtures()
 const servers = new Map<Variant, BenchServer>()
 const cleanup = async (): Promise<void> => {
   await Promise.all([...servers.values()].map((s) => s.close()))

@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8'
 import { buildApp } from '../../service/app.js'
 import { loadConfig } from '../../service/config.js'
 import type { MetricsSink } from '../../service/metrics/sink.js'
+import { noopSink } from '../helpers/noop-sink.js'
 import { freePort, haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
 
 /**
@@ -80,15 +81,8 @@ for (const receiver of receivers) {
 t.test('control: a sink that keeps one line per response is caught by the same measurement', { skip }, async (t) => {
   const kept: string[] = []
   const hoarder: MetricsSink = {
-    response: (method, route, status) => { kept.push(`http.requests:1|c|#method:${method},route:${route},status_code:${status}`) },
-    aborted () {},
-    cacheLookup () {},
-    redisCommand () {},
-    gauge () {},
-    cpuSeconds () {},
-    info () {},
-    flush: async () => {},
-    close: async () => {}
+    ...noopSink(),
+    response: (method, route, status) => { kept.push(`http.requests:1|c|#method:${method},route:${route},status_code:${status}`) }
   }
   const perRequest = await heapPerRequest(t, {}, hoarder)
   t.ok(perRequest > MAX_BYTES_PER_REQUEST, `${perRequest.toFixed(1)} bytes per request: over the bound, so a leak like this fails the tests above`)

@@ -2,7 +2,7 @@ import Fastify from 'fastify'
 import fp from 'fastify-plugin'
 import { app as appPlugin, serverOptions } from '../../service/app.js'
 import type { Config } from '../../service/config.js'
-import type { MetricsSink } from '../../service/metrics/sink.js'
+import { noopSink } from './noop-sink.js'
 
 /**
  * A seeded pseudo-random generator (mulberry32): the same seed gives the same request sequence,
@@ -49,17 +49,7 @@ export function fuzzSeed (): number {
  * what the app really has, not with a list kept by hand.
  */
 export async function registeredRoutes (config: Config): Promise<Set<string>> {
-  const noop: MetricsSink = {
-    response () {},
-    aborted () {},
-    cacheLookup () {},
-    redisCommand () {},
-    gauge () {},
-    cpuSeconds () {},
-    info () {},
-    flush: async () => {},
-    close: async () => {}
-  }
+  const noop = noopSink()
   const fastify = Fastify(serverOptions({ ...config, logLevel: 'silent' }))
   const urls = new Set<string>()
   fastify.addHook('onRoute', (route) => { urls.add(route.url ?? route.path) })
