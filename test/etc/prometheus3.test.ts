@@ -112,7 +112,9 @@ t.test('left-open range selectors: promtool unit-test input is fine enough for t
 t.test('Alertmanager API v2: no v1 configuration or calls', async (t) => {
   for (const am of config.alerting?.alertmanagers ?? []) t.not(am.api_version, 'v1', 'api_version is v2 (the default)')
   t.ok((config.alerting?.alertmanagers ?? []).length > 0, 'alerting is configured')
-  const grep = spawnSync('grep', ['-rlE', String.raw`/api/v1/(alerts|silences|status|receivers)`, 'test', 'scripts', 'service', 'etc'], { cwd: ROOT, encoding: 'utf8' })
+  // Prometheus has /api/v1/alerts, /status and /alertmanagers of its own: only Alertmanager's
+  // port or endpoints only Alertmanager has are looked for (this file names them, so it is skipped).
+  const grep = spawnSync('grep', ['-rnE', '--exclude=prometheus3.test.ts', String.raw`:9093/api/v1/|/api/v1/(silences?|receivers|alerts/groups)\b`, 'test', 'scripts', 'service', 'etc'], { cwd: ROOT, encoding: 'utf8' })
   t.equal(grep.stdout.trim(), '', 'nothing calls Alertmanager\'s removed v1 API')
 })
 
