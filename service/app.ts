@@ -1,7 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
-import type { FastifySchemaValidationError } from 'fastify/types/schema.js'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import type { MetricsSink } from './metrics/sink.js'
@@ -12,6 +11,8 @@ import httpMetrics, { methodTag } from './plugins/http-metrics.js'
 import { UNMATCHED_ROUTE } from './metrics/catalogue.js'
 import overload, { overloadOptions } from './plugins/under-pressure.js'
 import runtimeMetrics from './plugins/runtime-metrics.js'
+import errors from './plugins/errors.js'
+import validation, { validationError } from './plugins/validation.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
@@ -36,8 +37,8 @@ export const BODY_LIMIT_BYTES = 65536 * 6 + 4096
 export const MAX_PARAM_LENGTH = 256
 
 /**
- * Fastify server options for a config: logger, body limit, timeouts, and Ajv set to reject
- * unknown properties (instead of silently removing them) so a typo in a field gets a 400.
+ * Fastify server options for a config: logger, body limit, timeouts, and how validation and
+ * routing errors are worded (Ajv itself is configured by plugins/validation.ts).
  */
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
@@ -54,10 +55,15 @@ export function serverOptions (config: Config): FastifyServerOptions {
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
-    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: validationError,
     frameworkErrors: frameworkError
   }
+}
+
+/** Messages of the framework errors: say what is wrong, never quote the URL. */
+const FRAMEWORK_MESSAGES: Record<string, string> = {
+  FST_ERR_BAD_URL: 'the URL path is not valid percent-encoded text',
+  FST_ERR_MAX_PARAM_LENGTH: `a path parameter is longer than ${MAX_PARAM_LENGTH} characters`
 }
 
 /**
@@ -65,7 +71,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
  * (400 FST_ERR_BAD_URL, e.g. `/%zz`) and a path parameter longer than maxParamLength (414
  * FST_ERR_MAX_PARAM_LENGTH). Without this they would bypass the ErrorResponse shape and, worse,
  * the onResponse hook: such responses were never counted in `http.requests` (found by
- * test/fuzz/inject.test.ts). They are counted here, under the unmatched route.
+ * test/fuzz/inject.test.ts). They are counted here, under the unmatched route. The message is
+ * fixed per code: Fastify's own quotes the whole URL, which a 414 must not echo back.
  */
 export function frameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 400
@@ -74,31 +81,14 @@ export function frameworkError (error: FastifyError, request: FastifyRequest, re
   reply.raw.once('finish', () => {
     request.server.metrics.response(methodTag(request.method), UNMATCHED_ROUTE, status, performance.now() - start)
   })
-  const message = status >= 500 ? 'internal server error' : error.message
+  const message = status >= 500 ? 'internal server error' : FRAMEWORK_MESSAGES[error.code] ?? STATUS_CODES[status] ?? 'Error'
   reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message, code: error.code })
 }
 
 /**
- * Turns Ajv errors into one message that names the field: `body/ttl must be <= 2592000`,
- * `body must NOT have additional properties: 'colour'`, `params/key must match pattern ...`.
- */
-export function validationError (errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const message = errors.map((e) => {
-    const field = `${dataVar}${e.instancePath}`
-    const extra = e.params?.additionalProperty
-    const missing = e.params?.missingProperty
-    const detail = typeof extra === 'string'
-      ? `: '${extra}'`
-      : typeof missing === 'string' && !String(e.message).includes(missing) ? `: '${missing}'` : ''
-    return `${field} ${e.message ?? 'is invalid'}${detail}`
-  }).join('; ')
-  return new Error(message)
-}
-
-/**
  * The service as a Fastify plugin: plugins in dependency order, then routes; one error handler
- * and one not-found handler. 4xx messages are kept (they name the bad field); 5xx bodies carry
- * only a generic message, the error goes to the log.
+ * and one not-found handler (plugins/errors.ts). 4xx messages are kept (they name the bad field);
+ * 5xx bodies carry only a generic message, the error goes to the log.
  */
 export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
   const { config } = opts
@@ -112,30 +102,8 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(overload, overloadOptions(config))
   await fastify.register(runtimeMetrics, { config })
 
-  fastify.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode <= 599
-      ? error.statusCode
-      : 500
-    if (status >= 500) {
-      request.log.error({ err: error }, 'request failed')
-      const message = status === 503 ? 'service unavailable: a dependency did not answer' : 'internal server error'
-      return reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message })
-    }
-    return reply.code(status).send({
-      statusCode: status,
-      error: STATUS_CODES[status] ?? 'Error',
-      message: error.message,
-      code: error.code
-    })
-  })
-
-  fastify.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({
-      statusCode: 404,
-      error: 'Not Found',
-      message: `no route for ${request.method} ${request.url.slice(0, 200)}`
-    })
-  })
+  await fastify.register(errors)
+  await fastify.register(validation)
 
   await fastify.register(hitsRoutes)
   await fastify.register(itemsRoutes)

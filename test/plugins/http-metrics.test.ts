@@ -14,13 +14,15 @@ function responseLines (lines: string[], method: string, route: string, status: 
 t.test('exact StatsD lines per route class, over a real UDP socket', { skip: haveRedisServer() ? false : NO_REDIS }, async (t) => {
   const { app, udp } = await build(t)
 
-  const cases: Array<{ name: string, method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown, route: string, status: number, extra?: string[] }> = [
+  const cases: Array<{ name: string, method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, body?: unknown, route: string, status: number, extra?: string[] }> = [
     { name: 'created', method: 'POST', url: '/items', body: { key: 'k1', value: 'v' }, route: '/items', status: 201, extra: ['redis.command.duration:', 'command:set'] },
     { name: 'replaced', method: 'POST', url: '/items', body: { key: 'k1', value: 'w' }, route: '/items', status: 200 },
     { name: 'hit', method: 'GET', url: '/items/k1', route: '/items/:key', status: 200, extra: [`cache.lookups:1|c|#${GLOBAL},result:hit`] },
     { name: 'miss', method: 'GET', url: '/items/absent', route: '/items/:key', status: 404, extra: [`cache.lookups:1|c|#${GLOBAL},result:miss`] },
     { name: '400 (schema)', method: 'POST', url: '/items', body: { key: 'bad key', value: 'v' }, route: '/items', status: 400 },
     { name: '404 unmatched', method: 'GET', url: '/no/such/thing?x=1', route: '__unmatched__', status: 404 },
+    // No route served it, so no template: route tags stay the registered templates plus one value.
+    { name: '405 known path, other method', method: 'PUT', url: '/items/absent', route: '__unmatched__', status: 405 },
     { name: '5xx', method: 'GET', url: '/demo/error', route: '/demo/error', status: 500 },
     { name: 'counter', method: 'GET', url: '/', route: '/', status: 200 }
   ]
