@@ -9,6 +9,7 @@ import {
 } from '../../scripts/dashboards/check.js'
 import { DASHBOARD_FILE, DASHBOARD_UID, buildDashboard, renderDashboard } from '../../scripts/dashboards/fastify-red.js'
 import { RULES } from '../../scripts/dashboards/promql.js'
+import { NO_ALERTS_FIRING } from '../../scripts/dashboards/rows/overview.js'
 import { ALL_METRICS, seriesNames } from '../../service/metrics/catalogue.js'
 import { NO_PROMETHEUS, havePromtool, promtool } from '../helpers/prometheus.js'
 
@@ -230,4 +231,24 @@ t.test('provisioning: datasources and the dashboard provider', async (t) => {
     t.ok(volumes.some((v) => /^\.\/etc\/dashboards:\/var\/lib\/grafana\/dashboards(:ro)?$/.test(v)), 'compose mounts etc/dashboards where the provider reads')
     t.ok(volumes.some((v) => /^\.\/etc\/grafana\/provisioning:\/etc\/grafana\/provisioning(:ro)?$/.test(v)), 'compose mounts the provisioning directory')
   }
+})
+
+/**
+ * Series that exist only after their first event (statsd_exporter creates a label set with its
+ * first sample; Prometheus writes ALERTS only while an alert is active): a query on them alone
+ * returns nothing on a healthy service, which Grafana shows as "No data".
+ */
+const EVENT_ONLY = /status_code=~"[45]\.\."|http_requests_aborted_total|redis_command_errors_total|statsd_exporter_(sample_errors|events_conflict|events_error)_total|ALERTS/
+
+t.test('panels on event-only series never say "No data": the query falls back to 0, or the panel says what none means', async (t) => {
+  const eventPanels = panels.filter((p) => ((p.targets ?? []) as Array<{ expr?: string }>).some((q) => EVENT_ONLY.test(q.expr ?? '')))
+  t.ok(eventPanels.length >= 8, `${eventPanels.length} panels read event-only series`)
+  for (const p of eventPanels) {
+    const exprs = ((p.targets ?? []) as Array<{ expr?: string }>).map((q) => q.expr ?? '')
+    const guarded = exprs.filter((e) => EVENT_ONLY.test(e)).every((e) => /\bor vector\(0\)|\bor\s+0 \*/.test(e))
+    const noValue = p.fieldConfig?.defaults?.noValue as string | undefined
+    t.ok(guarded || (noValue ?? '') !== '', `panel ${String(p.id)} "${String(p.title)}": ${guarded ? 'falls back to 0' : `noValue "${noValue ?? ''}"`}`)
+  }
+  const table = panels.find((p) => p.type === 'table' && JSON.stringify(p.targets).includes('ALERTS'))
+  t.equal(table?.fieldConfig?.defaults?.noValue, NO_ALERTS_FIRING, 'the ALERTS table says "No alerts firing"')
 })
