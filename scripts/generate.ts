@@ -1,14 +1,29 @@
 /**
- * Writes what is generated from the metric catalogue (service/metrics/catalogue.ts):
- * etc/statsd/mapping.yml for statsd_exporter and the metric table in README.md.
- * Run with `npm run generate`; tests fail when either is stale.
+ * Writes what is generated from one source each:
+ * - from the metric catalogue (service/metrics/catalogue.ts): etc/statsd/mapping.yml for
+ *   statsd_exporter and the metric table in README.md;
+ * - from package.json's config.runbookBaseUrl (scripts/runbooks.ts): every runbook_url in
+ *   etc/prometheus/rules/alerts.yml and in the promtool tests' expected annotations.
+ * Run with `npm run generate`; tests fail when any of them is stale.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { renderMapping } from '../service/metrics/mapping.js'
 import { withCatalogue } from './catalogue-docs.js'
+import { RUNBOOK_URL_FILE, runbookBaseUrl, withRunbookUrls } from './runbooks.js'
 
 const mapping = new URL('../etc/statsd/mapping.yml', import.meta.url)
 writeFileSync(mapping, renderMapping())
 const readme = new URL('../README.md', import.meta.url)
 writeFileSync(readme, withCatalogue(readFileSync(readme, 'utf8')))
-process.stdout.write(`wrote ${mapping.pathname} and the catalogue in ${readme.pathname}\n`)
+
+const prometheus = new URL('../etc/prometheus/', import.meta.url)
+const base = runbookBaseUrl()
+const ruleFiles = ['rules', 'tests'].flatMap((dir) => readdirSync(new URL(`${dir}/`, prometheus)).map((f) => `${dir}/${f}`))
+  .filter((f) => RUNBOOK_URL_FILE.test(f))
+for (const file of ruleFiles) {
+  const url = new URL(file, prometheus)
+  const text = readFileSync(url, 'utf8')
+  const next = withRunbookUrls(text, base)
+  if (next !== text) writeFileSync(url, next)
+}
+process.stdout.write(`wrote ${mapping.pathname}, the catalogue in ${readme.pathname} and runbook_url (${base}) in ${ruleFiles.length} files under ${prometheus.pathname}\n`)

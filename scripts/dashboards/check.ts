@@ -169,3 +169,18 @@ export function assertDashboard (model: { panels?: unknown[] }): void {
     rateRangeProblems(q.expr).map((p) => `panel ${q.panelId} (${q.panelTitle}) ${q.refId}: ${p}`))
   if (problems.length > 0) throw new Error(`dashboard has invalid queries:\n${problems.join('\n')}`)
 }
+
+/**
+ * Series that exist only after their first event: statsd_exporter creates a label set with its
+ * first sample (5xx and 4xx responses, aborted requests, Redis command errors; its own sample
+ * errors and conflicts), and Prometheus writes ALERTS only while an alert is active. A query
+ * on them alone returns nothing on a healthy service, so every panel that reads them either
+ * falls back to 0 in the query or sets a `noValue` (test/etc/dashboards.test.ts); a check that
+ * a query "returns data" must allow these to be empty.
+ */
+export const EVENT_ONLY_SERIES = /status_code=~"[45]\.\."|http_requests_aborted_total|redis_command_errors_total|statsd_exporter_(sample_errors|events_conflict|events_error)_total|ALERTS/
+
+/** True when the expression falls back to 0 where its series are absent (`or vector(0)`, `or 0 * all`). */
+export function fallsBackToZero (expr: string): boolean {
+  return /\bor vector\(0\)|\bor\s+0 \*/.test(expr)
+}

@@ -5,10 +5,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
 import {
-  metricNames, panelQueries, parseLabelValues, rangeCalls, rateRangeProblems, substitute
+  EVENT_ONLY_SERIES, fallsBackToZero, metricNames, panelQueries, parseLabelValues, rangeCalls, rateRangeProblems, substitute
 } from '../../scripts/dashboards/check.js'
 import { DASHBOARD_FILE, DASHBOARD_UID, buildDashboard, renderDashboard } from '../../scripts/dashboards/fastify-red.js'
 import { RULES } from '../../scripts/dashboards/promql.js'
+import { NO_ALERTS_FIRING } from '../../scripts/dashboards/rows/overview.js'
 import { ALL_METRICS, seriesNames } from '../../service/metrics/catalogue.js'
 import { NO_PROMETHEUS, havePromtool, promtool } from '../helpers/prometheus.js'
 
@@ -230,4 +231,17 @@ t.test('provisioning: datasources and the dashboard provider', async (t) => {
     t.ok(volumes.some((v) => /^\.\/etc\/dashboards:\/var\/lib\/grafana\/dashboards(:ro)?$/.test(v)), 'compose mounts etc/dashboards where the provider reads')
     t.ok(volumes.some((v) => /^\.\/etc\/grafana\/provisioning:\/etc\/grafana\/provisioning(:ro)?$/.test(v)), 'compose mounts the provisioning directory')
   }
+})
+
+t.test('panels on event-only series never say "No data": the query falls back to 0, or the panel says what none means', async (t) => {
+  const eventPanels = panels.filter((p) => ((p.targets ?? []) as Array<{ expr?: string }>).some((q) => EVENT_ONLY_SERIES.test(q.expr ?? '')))
+  t.ok(eventPanels.length >= 8, `${eventPanels.length} panels read event-only series`)
+  for (const p of eventPanels) {
+    const exprs = ((p.targets ?? []) as Array<{ expr?: string }>).map((q) => q.expr ?? '')
+    const guarded = exprs.filter((e) => EVENT_ONLY_SERIES.test(e)).every(fallsBackToZero)
+    const noValue = p.fieldConfig?.defaults?.noValue as string | undefined
+    t.ok(guarded || (noValue ?? '') !== '', `panel ${String(p.id)} "${String(p.title)}": ${guarded ? 'falls back to 0' : `noValue "${noValue ?? ''}"`}`)
+  }
+  const table = panels.find((p) => p.type === 'table' && JSON.stringify(p.targets).includes('ALERTS'))
+  t.equal(table?.fieldConfig?.defaults?.noValue, NO_ALERTS_FIRING, 'the ALERTS table says "No alerts firing"')
 })

@@ -6,13 +6,16 @@ import { metricNames } from '../../scripts/dashboards/check.js'
 import { ALL_METRICS, GLOBAL_TAGS, LATENCY_OBJECTIVE_SECONDS, UNMATCHED_ROUTE, seriesNames } from '../../service/metrics/catalogue.js'
 import { goFloat } from '../fixtures/exposition.js'
 import { NO_PROMETHEUS, havePromtool, promtool } from '../helpers/prometheus.js'
-import { PROMETHEUS_DIR, parseSeries, ruleGroups, ruleId, testFiles } from '../helpers/promtool.js'
+import { PROMETHEUS_DIR, durationSeconds as seconds, parseSeries, ruleGroups, ruleId, testFiles } from '../helpers/promtool.js'
+import { RUNBOOK_URL_FILE, runbookBaseUrl, withRunbookUrls } from '../../scripts/runbooks.js'
 
 const RULE_FILES = ['rules/records.yml', 'rules/alerts.yml']
 const RUNBOOK_DIR = join(PROMETHEUS_DIR, '../runbooks')
-/** Prefix of every runbook_url; the rest is `<alertname>.md` in etc/runbooks. */
-const RUNBOOK_BASE = 'https://github.com/fastify-monitoring/fastify-monitoring/blob/main/etc/runbooks/'
+/** Prefix of every runbook_url (package.json config.runbookBaseUrl); the rest is `<alertname>.md` in etc/runbooks. */
+const RUNBOOK_BASE = `${runbookBaseUrl()}/`
 const SLO_WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d']
+/** The incident timelines, run by test/etc/prometheus-timelines.test.ts. */
+const TIMELINES = 'tests/outage.test.yml'
 
 /** The recording rules the dashboard and the alerts rely on (the shared brief's list). */
 const EXPECTED_RECORDS = [
@@ -88,7 +91,9 @@ t.test('promtool check rules', { skip: havePromtool() ? false : NO_PROMETHEUS },
 
 t.test('promtool test rules', { skip: havePromtool() ? false : NO_PROMETHEUS }, async (t) => {
   t.ok(tests.length >= 2, 'unit-test files found')
-  for (const file of tests) {
+  // The incident timelines (10 s evaluations) take about a minute: prometheus-timelines.test.ts
+  // runs them, so that neither file nears tap's per-file timeout.
+  for (const file of tests.filter((f) => f.path !== TIMELINES)) {
     t.test(file.path, async (t) => { expectPromtool(t, ['test', 'rules', join(PROMETHEUS_DIR, file.path)]) })
   }
 })
@@ -231,5 +236,26 @@ t.test('tests that load the alerts evaluate the recording rules first', async (t
   for (const file of tests.filter((f) => f.rule_files.includes('../rules/alerts.yml'))) {
     t.same(file.rule_files, RULE_FILES.map((f) => `../${f}`), `${file.path}: loads records then alerts`)
     t.same(file.group_eval_order, order, `${file.path}: group_eval_order lists every group, records first`)
+  }
+})
+
+t.test('runbook_url everywhere is config.runbookBaseUrl + <alertname>.md (run `npm run generate`)', async (t) => {
+  const files = ['rules', 'tests'].flatMap((dir) => readdirSync(join(PROMETHEUS_DIR, dir)).map((f) => `${dir}/${f}`))
+    .filter((f) => RUNBOOK_URL_FILE.test(f))
+  t.ok(files.includes('rules/alerts.yml') && files.length > 2, 'the alerts and their tests')
+  for (const file of files) {
+    const text = readFileSync(join(PROMETHEUS_DIR, file), 'utf8')
+    t.equal(withRunbookUrls(text, runbookBaseUrl()), text, `${file} has no stale runbook_url`)
+  }
+})
+
+t.test('a `for` never only delays: 0s on a windowed condition, or longer than its window', async (t) => {
+  const recordWindow = new Map(records.map((r) => [r.record as string, Math.max(0, ...[...r.expr.matchAll(/\[(\w+)\]/g)].map((m) => seconds(m[1])))]))
+  for (const a of alerts) {
+    const windows = [...a.expr.matchAll(/\[(\w+)\]/g)].map((m) => seconds(m[1]))
+    for (const name of metricNames(a.expr)) windows.push(recordWindow.get(name) ?? 0)
+    const window = Math.max(0, ...windows)
+    const wait = seconds(a.for ?? '0s')
+    t.ok(wait === 0 || wait > window, `${ruleId(a.alert as string, a.labels)}: for ${a.for ?? '0s'}, window ${window} s`)
   }
 })

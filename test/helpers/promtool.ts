@@ -100,3 +100,14 @@ export function ruleId (alert: string, labels: Record<string, string> = {}): str
   const pairs = Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v}"`)
   return `${alert}{${pairs.join(',')}}`
 }
+
+/**
+ * A Prometheus duration (`90s`, `1h30m`, `0s`, as in `for` and `eval_time`) in seconds.
+ * @throws {Error} for anything else.
+ */
+export function durationSeconds (duration: string): number {
+  const units: Record<string, number> = { d: 86400, h: 3600, m: 60, s: 1 }
+  const parts = [...duration.matchAll(/(\d+)([dhms])/g)]
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== duration) throw new Error(`not a duration: ${duration}`)
+  return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0)
+}

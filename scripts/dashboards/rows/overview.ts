@@ -99,13 +99,18 @@ export function alertList (): AlertListPanelBuilder {
     .height(8)
 }
 
+/** What the ALERTS table shows while no alert fires (instead of Grafana's "No data"). */
+export const NO_ALERTS_FIRING = 'No alerts firing'
+
 export function firingAlertsTable (): table.PanelBuilder {
   return withTargets(new table.PanelBuilder()
     .id(108)
     .title('Alerts firing (ALERTS)')
     .description('Every firing alert with its labels, straight from the ALERTS series Prometheus writes while ' +
-      'evaluating alerting rules. Works without Grafana alerting.')
+      'evaluating alerting rules. Works without Grafana alerting. ALERTS has no series while nothing fires, ' +
+      'so the table says so instead of "No data".')
     .datasource(DS)
+    .noValue(NO_ALERTS_FIRING)
     .span(12)
     .height(8)
     .withTransformation({
