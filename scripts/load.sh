@@ -143,12 +143,12 @@ prom_query() {
 # Waits for a scrape newer than $1 (Unix seconds) and prints "count scrape-time"; fails after
 # LOAD_SCRAPE_TIMEOUT_SECONDS.
 count_after() {
-  local deadline=$(( $(date +%s) + scrape_timeout )) now stamp value
+  local deadline=$(( $(date +%s) + scrape_timeout )) at stamp value
   while [ "$(date +%s)" -le "$deadline" ]; do
-    now=$(date +%s.%3N)
-    if stamp=$(prom_query "$freshness" "$now") && [ -n "$stamp" ] &&
+    at=$(now)
+    if stamp=$(prom_query "$freshness" "$at") && [ -n "$stamp" ] &&
       awk -v s="$stamp" -v t="$1" 'BEGIN { exit !(s > t) }'; then
-      value=$(prom_query "sum($counter) or vector(0)" "$now") || value=""
+      value=$(prom_query "sum($counter) or vector(0)" "$at") || value=""
       if [ -n "$value" ]; then printf '%s %s\n' "$value" "$stamp"; return 0; fi
     fi
     sleep 0.5
@@ -156,7 +156,10 @@ count_after() {
   return 1
 }
 
-clock() { date -d "@${1%.*}" +%T 2>/dev/null || printf '%s' "$1"; }
+# Now in Unix seconds with milliseconds where date has %N (GNU), else whole seconds.
+now() { local t; t=$(date +%s.%3N); [[ $t =~ ^[0-9]+\.[0-9]+$ ]] || t=$(date +%s); printf '%s' "$t"; }
+# Unix seconds as a wall-clock time (GNU date -d, BSD date -r).
+clock() { date -d "@${1%.*}" +%T 2>/dev/null || date -r "${1%.*}" +%T 2>/dev/null || printf '%s' "$1"; }
 # Seconds to wait after the last response for it to reach the exporter: the service's flush
 # interval, rounded up, plus one.
 settle=$(( (flush_ms + 999) / 1000 + 1 ))
@@ -165,7 +168,7 @@ if ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
   prom_note="curl and jq are needed to ask Prometheus (apt-get install curl jq)"
 elif ! curl -fsS --max-time 5 -o /dev/null "$prometheus/-/ready" 2>/dev/null; then
   prom_note="no Prometheus answers at $prometheus (set PROMETHEUS_URL or -p)"
-elif [ -z "$(prom_query "$freshness" "$(date +%s.%3N)" || true)" ]; then
+elif [ -z "$(prom_query "$freshness" "$(now)" || true)" ]; then
   prom_note="Prometheus at $prometheus has no series with service=\"$service\" (is statsd_exporter running and scraped? scripts/stack.sh status; another name: -s)"
 fi
 if [ -n "$prom_note" ]; then
