@@ -12,7 +12,8 @@
 #   -s  the `service` label to count, default $SERVICE_NAME, else fastify-monitoring
 #   base-url  default $BASE_URL, else http://127.0.0.1:8080
 # Environment: LOAD_PROGRESS_SECONDS (5) between progress lines; METRICS_FLUSH_INTERVAL_MS
-# (1000, the service's) and LOAD_SCRAPE_TIMEOUT_SECONDS (60) for the wait for the last scrape.
+# (1000, the service's) and LOAD_SCRAPE_TIMEOUT_SECONDS (60) for the wait for the last scrape;
+# LOAD_STOP_GRACE_SECONDS (30): siege still running this long after -t is stopped.
 #
 # Prints a progress line every few seconds, siege's summary, "Responses received" (siege leaves
 # 5xx out of "Transactions") by status, and, when Prometheus answers, how many responses it
@@ -53,6 +54,7 @@ prometheus=${prometheus%/}
 progress_every=${LOAD_PROGRESS_SECONDS:-5}
 flush_ms=${METRICS_FLUSH_INTERVAL_MS:-1000}
 scrape_timeout=${LOAD_SCRAPE_TIMEOUT_SECONDS:-60}
+stop_grace=${LOAD_STOP_GRACE_SECONDS:-30}
 
 bad() { say "$1"; exit 2; }
 [[ $concurrency =~ ^[1-9][0-9]{0,3}$ ]] || bad "-c wants 1..9999 users, got '$concurrency'"
@@ -65,6 +67,7 @@ bad() { say "$1"; exit 2; }
 [[ $progress_every =~ ^[1-9][0-9]*$ ]] || bad "LOAD_PROGRESS_SECONDS wants whole seconds, got '$progress_every'"
 [[ $flush_ms =~ ^[1-9][0-9]*$ ]] || bad "METRICS_FLUSH_INTERVAL_MS wants milliseconds, got '$flush_ms'"
 [[ $scrape_timeout =~ ^[1-9][0-9]*$ ]] || bad "LOAD_SCRAPE_TIMEOUT_SECONDS wants whole seconds, got '$scrape_timeout'"
+[[ $stop_grace =~ ^[1-9][0-9]*$ ]] || bad "LOAD_STOP_GRACE_SECONDS wants whole seconds, got '$stop_grace'"
 
 if ! command -v siege >/dev/null 2>&1; then
   cat >&2 <<'MSG'
@@ -78,8 +81,10 @@ fi
 work=$(mktemp -d)
 siege_pid=""
 progress_pid=""
+watchdog_pid=""
 cleanup() {
   [ -z "$progress_pid" ] || kill "$progress_pid" 2>/dev/null || true
+  [ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
   [ -z "$siege_pid" ] || kill "$siege_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -194,7 +199,8 @@ socket_errors() { sed 's/\x1b\[[0-9;]*m//g' "$work/siege.err" | grep -c '^\[\(er
 
 progress() {
   local t0=$1 n c2 c3 c4 c5
-  while sleep "$progress_every"; do
+  # sleep without this script's output: a sleep left behind must not hold the caller's pipe open.
+  while sleep "$progress_every" </dev/null >/dev/null 2>&1; do
     read -r n c2 c3 c4 c5 < <(tally)
     say "$(( $(date +%s) - t0 ))s  responses $n  2xx $c2  3xx $c3  4xx $c4  5xx $c5  socket errors $(socket_errors)"
   done
@@ -211,6 +217,22 @@ t_start=$(date +%s)
 siege_pid=$!
 progress "$t_start" &
 progress_pid=$!
+# siege can deadlock while it cancels its users at the end of -t (seen with refused connections
+# at -d 0: two threads waiting on a futex for ever). A watchdog stops it LOAD_STOP_GRACE_SECONDS
+# after its time.
+case $duration in
+  *[Ss]) seconds=${duration%?} ;;
+  *[Mm]) seconds=$(( ${duration%?} * 60 )) ;;
+  *) seconds=$(( ${duration%?} * 3600 )) ;;
+esac
+(
+  sleep $(( seconds + stop_grace ))
+  : > "$work/hung"
+  kill -TERM "$siege_pid"
+  sleep 5
+  kill -KILL "$siege_pid"
+) </dev/null >/dev/null 2>&1 &
+watchdog_pid=$!
 
 # A background job of a script ignores SIGINT, so Ctrl-C reaches this shell only: pass it on
 # as SIGTERM, on which siege stops and prints its summary.
@@ -221,9 +243,10 @@ while kill -0 "$siege_pid" 2>/dev/null; do
   wait "$siege_pid" && siege_status=0 || siege_status=$?
 done
 t_end=$(date +%s)
-kill "$progress_pid" 2>/dev/null || true
-wait "$progress_pid" 2>/dev/null || true
+kill "$progress_pid" "$watchdog_pid" 2>/dev/null || true
+wait "$progress_pid" "$watchdog_pid" 2>/dev/null || true
 progress_pid=""
+watchdog_pid=""
 siege_pid=""
 trap - INT TERM
 
@@ -250,6 +273,8 @@ elif grep -q 'aborted due to excessive socket failure' "$work/siege.err"; then
   stop_reason="siege gave up after $(( t_end - t_start )) s: $failures requests failed (5xx or socket errors), the -F threshold"
 elif [ "$received" -eq 0 ]; then
   stop_reason="no response at all from $base in $(( t_end - t_start )) s ($errors socket errors): is the service running there?"
+elif [ -e "$work/hung" ]; then
+  stop_reason="siege did not stop when its time was up (a siege deadlock); load.sh stopped it ${stop_grace} s later"
 elif [ "$siege_status" -ne 0 ]; then
   stop_reason="siege exited with status $siege_status"
 fi
