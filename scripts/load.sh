@@ -108,9 +108,9 @@ connection = keep-alive
 failures = $failures
 RC
 
-# The URL file, walked in order: siege without -i gives user n a start n/users of the way into
-# the file and each user then reads it line by line, round and round. So every user meets every
-# kind of request within one pass, whatever the timing: a 500 from /demo/error (the dashboard's
+# The URL file, walked in order: without -i, each siege user reads it line by line, round and
+# round (src/browser.c). So every user meets every kind of request within one pass of 91
+# requests, whatever the timing: a 500 from /demo/error (the dashboard's
 # 5xx panels are never empty by chance), 404s, a write before the reads of its key (the cache
 # ratio shows hits from the start). No /health/* line: the probes' routes are left out of the
 # count check, since container and Kubernetes probes call them too.
