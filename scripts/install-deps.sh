@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests and the native stack use, from Debian's archive:
 # redis-server, prometheus (with promtool), prometheus-alertmanager (with amtool),
-# prometheus-redis-exporter, siege, wrk and docker-compose (used only to validate
-# docker-compose.yml). statsd_exporter and Grafana are not
-# packaged by Debian: put their binaries on PATH to run the parts that need them.
+# prometheus-redis-exporter, siege, wrk, curl and jq (scripts/load.sh asks Prometheus for its
+# count with them) and docker-compose (used only to validate docker-compose.yml).
+# statsd_exporter and Grafana are not packaged by Debian: put their binaries on PATH to run the
+# parts that need them.
 # Skips apt entirely when everything is already there; needs root (or sudo) otherwise.
 set -euo pipefail
 need=()
 for pair in redis-server:redis-server promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
             amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter \
-            siege:siege wrk:wrk docker-compose:docker-compose; do
+            siege:siege wrk:wrk curl:curl jq:jq docker-compose:docker-compose; do
   bin=${pair%%:*} pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

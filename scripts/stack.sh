@@ -5,8 +5,14 @@
 #
 #   scripts/stack.sh start [component...]    start (all by default), waiting for readiness
 #   scripts/stack.sh stop [component...]     stop what this runner started (pid files)
-#   scripts/stack.sh status                  each component up/down/skipped, with its URL
+#   scripts/stack.sh status                  each component up/down/stopped/skipped, with its URL
 #   scripts/stack.sh logs [component] [-f]   last log lines (of one component; -f follows)
+#   scripts/stack.sh clean                   stop everything, then delete the run directory's
+#                                            state: Redis data, metric history, silences,
+#                                            Grafana's database, logs (it lists what goes)
+#
+# One component can be stopped and started on its own, e.g. to try an outage:
+#   scripts/stack.sh stop redis; sleep 90; scripts/stack.sh start redis
 #
 # Components, in start order (compose service names): redis, statsd-exporter, redis-exporter,
 # alertmanager, prometheus, grafana, app. A missing binary is skipped with how to get it; the
@@ -101,6 +107,19 @@ url_of () {
     prometheus) say "http://127.0.0.1:$PROMETHEUS_PORT/" ;;
     grafana) say "http://127.0.0.1:$GRAFANA_PORT/" ;;
     app) say "http://127.0.0.1:$APP_PORT/" ;;
+  esac
+}
+
+# The variable that sets a component's TCP port.
+port_var_of () {
+  case $1 in
+    redis) say REDIS_PORT ;;
+    statsd-exporter) say STATSD_EXPORTER_PORT ;;
+    redis-exporter) say REDIS_EXPORTER_PORT ;;
+    alertmanager) say ALERTMANAGER_PORT ;;
+    prometheus) say PROMETHEUS_PORT ;;
+    grafana) say GRAFANA_PORT ;;
+    app) say APP_PORT ;;
   esac
 }
 
@@ -287,18 +306,18 @@ wait_ready () {
 
 start_one () {
   local name=$1 bin pid t0 started
-  rm -f "$STACK_DIR/$name.skipped"
   if pid=$(running_pid "$name"); then
     say "running  $name  $(url_of "$name") (pid $pid)"
     return 0
   fi
   if ! bin=$(bin_of "$name"); then
-    how_to_get "$name" >"$STACK_DIR/$name.skipped"
-    say "SKIPPED  $name: $(cat "$STACK_DIR/$name.skipped")"
+    say "SKIPPED  $name: $(how_to_get "$name")"
     return 0
   fi
   if port_in_use "$(tcp_port_of "$name")"; then
-    say "FAILED   $name: 127.0.0.1:$(tcp_port_of "$name") is already in use (set the port variable, see scripts/stack.sh)"
+    local port var
+    port=$(tcp_port_of "$name") var=$(port_var_of "$name")
+    say "FAILED   $name: 127.0.0.1:$port is already in use by another program; set $var to a free port (e.g. $var=$(( port < 55536 ? port + 10000 : port - 10000 )) scripts/stack.sh start)"
     return 1
   fi
   local problem
@@ -363,7 +382,7 @@ cmd_start () {
   mkdir -p "$PIDS" "$LOGS"
   for name in $(selected "$@"); do
     start_one "$name" || failed+=("$name")
-    [ -f "$STACK_DIR/$name.skipped" ] && skipped+=("$name")
+    bin_of "$name" >/dev/null || skipped+=("$name")
   done
   say "run directory: $STACK_DIR"
   [ ${#skipped[@]} -eq 0 ] || say "skipped (binary not found): ${skipped[*]}"
@@ -380,7 +399,6 @@ cmd_stop () {
   local i
   for ((i = ${#names[@]} - 1; i >= 0; i--)); do
     stop_one "${names[i]}"
-    [ $# -gt 0 ] || rm -f "$STACK_DIR/${names[i]}.skipped"
   done
 }
 
@@ -394,8 +412,9 @@ cmd_status () {
         printf '%-16s %-8s %s (pid %s, not answering)\n' "$name" down "$(url_of "$name")" "$pid"
         bad=1
       fi
-    elif [ -f "$STACK_DIR/$name.skipped" ]; then
-      printf '%-16s %-8s %s\n' "$name" skipped "$(cat "$STACK_DIR/$name.skipped")"
+    elif ! bin_of "$name" >/dev/null; then
+      # Whether or not start was run: a component without its binary is skipped, and why.
+      printf '%-16s %-8s %s\n' "$name" skipped "$(how_to_get "$name")"
     elif [ -f "$PIDS/$name.pid" ]; then
       printf '%-16s %-8s %s (exited; see %s)\n' "$name" down "$(url_of "$name")" "$LOGS/$name.log"
       bad=1
@@ -404,6 +423,32 @@ cmd_status () {
     fi
   done
   return $bad
+}
+
+# What each part of the run directory holds, for `clean` to say what it deletes.
+STATE=(
+  "redis|Redis data: every stored item and the hit counter (append-only file)"
+  "prometheus|Prometheus's metric history (TSDB) and its generated prometheus.yml"
+  "alertmanager|Alertmanager's silences and notification log"
+  "grafana|Grafana's database (users, the admin password, dashboard edits) and its generated provisioning"
+  "logs|every component's log"
+  "pids|pid files"
+)
+
+# Stops everything, then deletes only the parts of STACK_DIR this runner creates (never other
+# files someone put there), and the directory itself when that leaves it empty.
+cmd_clean () {
+  local entry part what found=0
+  cmd_stop
+  for entry in "${STATE[@]}"; do
+    part=${entry%%|*} what=${entry#*|}
+    [ -e "$STACK_DIR/$part" ] || continue
+    found=1
+    rm -rf "${STACK_DIR:?}/$part"
+    say "deleted  $STACK_DIR/$part: $what"
+  done
+  rmdir "$STACK_DIR" 2>/dev/null || true
+  [ "$found" -eq 1 ] || say "nothing to delete in $STACK_DIR"
 }
 
 cmd_logs () {
@@ -426,6 +471,7 @@ case ${1:-} in
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
   status) cmd_status ;;
+  clean|reset) cmd_clean ;;
   logs) shift; cmd_logs "$@" ;;
   *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -78,11 +78,14 @@ export interface PrometheusOptions {
   ruleFiles?: readonly string[]
   /** Rule evaluation interval; default 10s like the project. Tests use 1s to get results fast. */
   evaluationInterval?: string
+  /** One scrape target (`host:port` serving /metrics), scraped with honor_labels like the exporter job. */
+  scrape?: { job: string, target: string, interval: string }
 }
 
 /**
- * Starts Debian's `prometheus` on a free loopback port, with no scrape targets (only rule
- * evaluation over whatever the TSDB holds), and stops it and removes its temp files at teardown.
+ * Starts Debian's `prometheus` on a free loopback port, with no scrape targets unless `scrape`
+ * names one (otherwise only rule evaluation over whatever the TSDB holds), and stops it and
+ * removes its temp files at teardown.
  * @throws when it does not become ready within 30 s (its log is in the message).
  */
 export async function startPrometheus (t: Teardown, opts: PrometheusOptions = {}): Promise<PrometheusServer> {
@@ -93,7 +96,11 @@ export async function startPrometheus (t: Teardown, opts: PrometheusOptions = {}
   const rules = (opts.ruleFiles ?? []).map((f) => `  - ${JSON.stringify(f)}\n`).join('')
   writeFileSync(config, 'global:\n  scrape_interval: 10s\n' +
     `  evaluation_interval: ${opts.evaluationInterval ?? '10s'}\n` +
-    (rules === '' ? '' : `rule_files:\n${rules}`))
+    (rules === '' ? '' : `rule_files:\n${rules}`) +
+    (opts.scrape === undefined
+      ? ''
+      : `scrape_configs:\n  - job_name: ${JSON.stringify(opts.scrape.job)}\n    honor_labels: true\n` +
+        `    scrape_interval: ${opts.scrape.interval}\n    static_configs:\n      - targets: [${JSON.stringify(opts.scrape.target)}]\n`))
   const child: ChildProcess = spawn(PROMETHEUS_BIN, [
     `--config.file=${config}`,
     `--storage.tsdb.path=${tsdbDir}`,

@@ -130,6 +130,8 @@ t.test('stack.sh: a missing binary is skipped by name, with how to get it', asyn
     const path = which(tool)
     if (path !== undefined) symlinkSync(path, join(bin, tool))
   }
+  // One component whose binary is found, to tell "stopped" from "skipped".
+  writeFileSync(join(bin, 'redis-server'), '#!/bin/sh\nexit 1\n', { mode: 0o755 })
   const env = { PATH: bin, STACK_DIR: join(dir, 'run'), STATSD_EXPORTER_BIN: '', GRAFANA_SERVER_BIN: '', REDIS_EXPORTER_BIN: '' }
   const started = spawnSync('/bin/bash', [join(ROOT, 'scripts', 'stack.sh'), 'start', 'statsd-exporter', 'redis-exporter', 'grafana'], { env, encoding: 'utf8' })
   t.equal(started.status, 0, 'skipping is not a failure')
@@ -138,8 +140,12 @@ t.test('stack.sh: a missing binary is skipped by name, with how to get it', asyn
   t.match(started.stdout, /SKIPPED\s+grafana: grafana-server not found: not packaged by Debian.*GRAFANA_SERVER_BIN/)
   t.match(started.stdout, /skipped \(binary not found\): statsd-exporter redis-exporter grafana/)
   const status = spawnSync('/bin/bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { env, encoding: 'utf8' })
-  t.match(status.stdout, /^statsd-exporter\s+skipped\s+statsd_exporter not found/m, 'status remembers why')
-  t.match(status.stdout, /^redis\s+stopped\s+redis:\/\/127\.0\.0\.1:6379$/m, 'components not started show their URL')
+  t.equal(status.status, 0, 'skipped components are not a failure of status')
+  t.match(status.stdout, /^statsd-exporter\s+skipped\s+statsd_exporter not found/m, 'status says skipped, and why')
+  t.match(status.stdout, /^app\s+skipped\s+node not found/m)
+  t.match(status.stdout, /^redis\s+stopped\s+redis:\/\/127\.0\.0\.1:6379$/m, 'a component that was found but not started shows its URL')
+  const fresh = spawnSync('/bin/bash', [join(ROOT, 'scripts', 'stack.sh'), 'status'], { env: { ...env, STACK_DIR: join(dir, 'never-started') }, encoding: 'utf8' })
+  t.match(fresh.stdout, /^grafana\s+skipped\s+grafana-server not found/m, 'skipped also before any start')
 })
 
 t.test('stack.sh: Redis with the compose persistence, started, reported, stopped', { skip: haveRedisServer() ? false : NO_REDIS }, async (t) => {
@@ -171,7 +177,20 @@ t.test('stack.sh: Redis with the compose persistence, started, reported, stopped
 
   const busy = await stack(['start', 'app'], env, 30_000)
   t.equal(busy.code, 1, 'a port in use is a failure')
-  t.match(busy.stdout, new RegExp(`FAILED\\s+app: 127\\.0\\.0\\.1:${port} is already in use`))
+  t.match(busy.stdout, new RegExp(`FAILED\\s+app: 127\\.0\\.0\\.1:${port} is already in use by another program; set APP_PORT to a free port \\(e\\.g\\. APP_PORT=\\d+ scripts/stack\\.sh start\\)`), 'it names the variable to set')
+
+  // One component on its own, as in the README's outage exercise; the data survives.
+  const cli = (...args: string[]): string => spawnSync('redis-cli', ['-p', String(port), ...args], {
+    encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: 'runner-test-password' }
+  }).stdout.trim()
+  t.equal(cli('SET', 'item:outage', 'kept'), 'OK')
+  const down = await stack(['stop', 'redis'], env, 30_000)
+  t.match(down.stdout, /^stopped\s+redis \(pid \d+\)$/m, 'stop redis stops Redis only')
+  t.match((await stack(['status'], env, 30_000)).stdout, /^redis\s+stopped\s/m)
+  const up = await stack(['start', 'redis'], env, 30_000)
+  t.equal(up.code, 0, up.stdout)
+  t.match(up.stdout, /^started\s+redis\s/m, 'start redis starts it again')
+  t.equal(cli('GET', 'item:outage'), 'kept', 'what was written before the outage is back (append-only file)')
 
   const status = await stack(['status'], env, 30_000)
   t.match(status.stdout, new RegExp(`^redis\\s+up\\s+redis://127\\.0\\.0\\.1:${port} \\(pid \\d+\\)$`, 'm'))
@@ -202,4 +221,31 @@ t.test('stack.sh stop never signals a process it did not start (reused pid)', as
   t.equal(sleeper.exitCode, null, 'the unrelated process still runs')
   t.ok(isRunning(sleeper.pid ?? 0), 'and is not a zombie')
   t.notOk(existsSync(join(dir, 'pids', 'redis.pid')), 'the stale pid file is removed')
+})
+
+t.test('stack.sh clean: stops, deletes the runner\'s state saying what is lost, keeps anything else', { skip: haveRedisServer() ? false : NO_REDIS }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fm-stack-'))
+  const env = { STACK_DIR: dir, REDIS_PORT: String(await freePort()) }
+  t.teardown(async () => {
+    await stack(['stop'], env, 30_000)
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const started = await stack(['start', 'redis'], env, 30_000)
+  t.equal(started.code, 0, started.stdout)
+  const [pid] = readFileSync(join(dir, 'pids', 'redis.pid'), 'utf8').split(' ')
+  writeFileSync(join(dir, 'notes.txt'), 'not the runner\'s\n')
+
+  const cleaned = await stack(['clean'], env, 30_000)
+  t.equal(cleaned.code, 0, cleaned.stdout)
+  t.match(cleaned.stdout, new RegExp(`^stopped\\s+redis \\(pid ${pid}\\)$`, 'm'), 'it stops first')
+  t.notOk(isRunning(Number(pid)), 'Redis is gone')
+  t.match(cleaned.stdout, new RegExp(`^deleted  ${dir}/redis: Redis data: every stored item and the hit counter \\(append-only file\\)$`, 'm'))
+  t.match(cleaned.stdout, new RegExp(`^deleted  ${dir}/logs: every component's log$`, 'm'))
+  t.same(readdirSync(dir), ['notes.txt'], 'only the runner\'s own parts are deleted')
+
+  rmSync(join(dir, 'notes.txt'))
+  const again = await stack(['reset'], env, 30_000)
+  t.equal(again.code, 0)
+  t.match(again.stdout, /nothing to delete in /, 'reset is the same command; nothing left to delete')
+  t.notOk(existsSync(dir), 'an empty run directory is removed')
 })

@@ -1,0 +1,84 @@
+import { createServer } from 'node:http'
+import { ALL_METRICS, type MetricDefinition } from '../../service/metrics/catalogue.js'
+import { ExporterRegistry, parseLabels } from '../fixtures/exposition.js'
+import { udpListener } from './udp.js'
+import type { TestLike } from './redis.js'
+
+/** A stand-in for statsd_exporter: a real UDP socket in, a real /metrics page out. */
+export interface ExporterStandIn {
+  /** UDP port to point the service's STATSD_PORT at. */
+  readonly udpPort: number
+  /** `127.0.0.1:port` of the HTTP server serving /metrics, a Prometheus scrape target. */
+  readonly target: string
+  /** The page as served now. */
+  render (): string
+  /** Sum of `http_requests_total` over the series whose labels satisfy `where`. */
+  requests (where?: (labels: Record<string, string>) => boolean): number
+}
+
+const STATSD_TYPES: Record<MetricDefinition['type'], string> = { counter: 'c', gauge: 'g', timer: 'ms' }
+
+/**
+ * Starts a stand-in for statsd_exporter 0.27.2 where the real one is not installable: it
+ * receives the service's DogStatsD lines on a UDP socket, maps them through the metric
+ * catalogue (the source `etc/statsd/mapping.yml` is generated from; test/metrics/mapping.test.ts
+ * checks the two agree) and serves the result at `/metrics` in the exporter's own text format,
+ * byte for byte ({@link ExporterRegistry}, checked against the real exporter's page by
+ * test/etc/query.test.ts). As in the exporter: tags become labels, counters add, gauges keep the
+ * last value, a timer line observes each value in seconds (ms / 1000), unknown names and wrong
+ * types are dropped. Sample rates are not handled: the service never sends them.
+ * Both sockets close at teardown.
+ */
+export async function startExporterStandIn (t: TestLike): Promise<ExporterStandIn> {
+  const registry = new ExporterRegistry()
+  const byName = new Map(ALL_METRICS.map((m) => [`${m.statsd}|${STATSD_TYPES[m.type]}`, m]))
+  let consumed = 0
+  const udp = await udpListener(t)
+
+  // Lines are taken in arrival order, each once, whenever the page or a count is read.
+  const ingest = (): void => {
+    const lines = udp.lines()
+    for (; consumed < lines.length; consumed++) {
+      const [head, type, ...rest] = (lines[consumed] ?? '').split('|')
+      const [name, ...values] = (head ?? '').split(':')
+      const metric = byName.get(`${name}|${type}`)
+      if (metric === undefined) continue
+      const tags = rest.find((p) => p.startsWith('#'))?.slice(1).split(',') ?? []
+      const labels = Object.fromEntries(tags.map((tag) => [tag.slice(0, tag.indexOf(':')), tag.slice(tag.indexOf(':') + 1)]))
+      for (const value of values.map(Number)) {
+        if (metric.type === 'counter') registry.add(metric.prometheus, metric.help, labels, value)
+        else if (metric.type === 'gauge') registry.set(metric.prometheus, metric.help, labels, value)
+        else registry.observe(metric.prometheus, metric.help, metric.buckets ?? [], labels, value / 1000)
+      }
+    }
+  }
+
+  const server = createServer((req, res) => {
+    ingest()
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(registry.render())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const address = server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : 0
+
+  return {
+    udpPort: udp.port,
+    target: `127.0.0.1:${port}`,
+    render: () => { ingest(); return registry.render() },
+    requests (where = () => true) {
+      ingest()
+      let sum = 0
+      for (const line of registry.render().split('\n')) {
+        const match = /^http_requests_total\{(.*)\} (\S+)$/.exec(line)
+        if (match === null) continue
+        if (where(parseLabels(match[1] ?? ''))) sum += Number(match[2])
+      }
+      return sum
+    }
+  }
+}
