@@ -27,6 +27,9 @@ import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
 export const VARIANTS = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs'] as const
 export type Variant = typeof VARIANTS[number]
 
+/** The variants whose server sends StatsD. */
+export const STATSD_VARIANTS: readonly Variant[] = ['aggregating', 'hot-shots', 'immobiliarelabs']
+
 /** The two routes measured: a trivial one and a Redis hit. */
 export const ROUTES = {
   trivial: { url: '/ping', route: '/ping' },

@@ -196,11 +196,17 @@ export function goals (rows: Row[]): string[] {
     const ours = rows.find((r) => r.route === route && r.variant === 'aggregating')
     if (ours === undefined) continue
     const fm = rows.find((r) => r.route === route && r.variant === 'fastify-metrics')
+    const peer = rows.find((r) => r.route === route && r.variant === 'immobiliarelabs')
     out.push(`${route}: throughput ${ours.rpsRatio.toFixed(2)}x bare (goal >= 0.95: ${verdict(ours.rpsRatio >= 0.95)}); ` +
       `CPU capacity ${ours.cpuCapacityRatio.toFixed(2)}x bare (${verdict(ours.cpuCapacityRatio >= 0.95)})`)
     if (fm !== undefined) {
       out.push(`${route}: vs fastify-metrics: ${ours.rpsRatio.toFixed(2)} vs ${fm.rpsRatio.toFixed(2)}x bare req/s, ` +
         `${ours.rateCpuUs.toFixed(1)} vs ${fm.rateCpuUs.toFixed(1)} CPU µs/req (better: ${verdict(ours.rpsRatio > fm.rpsRatio && ours.rateCpuUs < fm.rateCpuUs)})`)
+    }
+    if (peer !== undefined) {
+      out.push(`${route}: vs @immobiliarelabs/fastify-metrics (StatsD peer, defaults): ${ours.rpsRatio.toFixed(2)} vs ${peer.rpsRatio.toFixed(2)}x bare req/s, ` +
+        `${ours.rateCpuUs.toFixed(1)} vs ${peer.rateCpuUs.toFixed(1)} CPU µs/req` +
+        (Number.isFinite(ours.totalCpuUs) && Number.isFinite(peer.totalCpuUs) ? `, app+exporter ${ours.totalCpuUs.toFixed(1)} vs ${peer.totalCpuUs.toFixed(1)} CPU µs/req` : ''))
     }
     // At saturation latency is queueing (connections / throughput, Little's law), so its p99 moves
     // with req/s; the latency a request gains from the instrumentation shows below saturation.

@@ -30,7 +30,7 @@ import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { haveRedisServer, NO_REDIS } from '../../test/helpers/redis.js'
-import { IMMOBILIARELABS_ROUTE_IDS, ROUTES, VARIANTS, type RouteName, type Variant } from './app.js'
+import { IMMOBILIARELABS_ROUTE_IDS, ROUTES, STATSD_VARIANTS, VARIANTS, type RouteName, type Variant } from './app.js'
 import { NO_EXPORTER, startExporter, type BenchExporter, type ExporterSnapshot } from './exporter.js'
 import { closedLoop, fixedRate, forSeconds } from './load.js'
 import { startFixtures, startServer, type BenchServer } from './processes.js'
@@ -154,9 +154,6 @@ process.exit(process.exitCode ?? 0)
 function url (variant: Variant, route: RouteName): string {
   return `http://127.0.0.1:${servers.get(variant)?.port ?? 0}${ROUTES[route].url}`
 }
-
-/** Variants whose server sends StatsD. */
-const STATSD_VARIANTS: Variant[] = ['aggregating', 'hot-shots', 'immobiliarelabs']
 
 /** One saturation phase and one fixed-rate phase of `variant` on `route`. */
 async function measure (variant: Variant, route: RouteName, round: number, requests: number): Promise<Sample> {
