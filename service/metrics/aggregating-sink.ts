@@ -395,10 +395,17 @@ export class AggregatingSink implements MetricsSink {
     this.pending = 0
   }
 
-  /** Resolves when no flush is in hot-shots. */
+  /** Resolves when no flush is in hot-shots, or after {@link SETTLE_MS} (new flushes may keep starting). */
   private settled (): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve()
-    return new Promise((resolve) => this.waiters.push(resolve))
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, SETTLE_MS)
+      timer.unref()
+      this.waiters.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
   }
 
   /** One line into hot-shots' buffer. */
