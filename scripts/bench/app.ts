@@ -18,10 +18,17 @@ import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
  * - `fastify-metrics`: fastify-metrics with its route histogram only (no default metrics, no
  *   summary), the usual Prometheus-client alternative;
  * - `hot-shots`: the same contract as `aggregating` through the previous per-line sink, one
- *   hot-shots call per measurement, buffered into datagrams (the "naive" hook).
+ *   hot-shots call per measurement, buffered into datagrams (the "naive" hook);
+ * - `immobiliarelabs`: @immobiliarelabs/fastify-metrics, the closest StatsD peer, with its
+ *   defaults (route hits, response time and errors, process health sampled every second, one
+ *   datagram per metric: its client, dats, buffers nothing by default), sending to the same
+ *   receiver under the namespace `immobiliarelabs`; its routes carry the `routeId` it needs.
  */
-export const VARIANTS = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots'] as const
+export const VARIANTS = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs'] as const
 export type Variant = typeof VARIANTS[number]
+
+/** The variants whose server sends StatsD. */
+export const STATSD_VARIANTS: readonly Variant[] = ['aggregating', 'hot-shots', 'immobiliarelabs']
 
 /** The two routes measured: a trivial one and a Redis hit. */
 export const ROUTES = {
@@ -37,6 +44,14 @@ export const BENCH_KEY = 'bench'
 function fastifyMetricsPlugin (): FastifyPluginCallback<Record<string, unknown>> {
   const mod = createRequire(import.meta.url)('fastify-metrics') as { default: FastifyPluginCallback<Record<string, unknown>> }
   return mod.default
+}
+
+/** The route ids the immobiliarelabs variant's metric names carry (`immobiliarelabs.<routeId>.requests`). */
+export const IMMOBILIARELABS_ROUTE_IDS: Record<RouteName, string> = { trivial: 'ping', redis: 'items' }
+
+/** @immobiliarelabs/fastify-metrics is CommonJS; it decorates `metrics` too, with another type. */
+function immobiliarelabsPlugin (): FastifyPluginCallback<Record<string, unknown>> {
+  return createRequire(import.meta.url)('@immobiliarelabs/fastify-metrics') as FastifyPluginCallback<Record<string, unknown>>
 }
 
 /**
@@ -65,13 +80,21 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
       routeMetrics: { enabled: { histogram: true, summary: false } }
     })
   }
+  if (variant === 'immobiliarelabs') {
+    await app.register(immobiliarelabsPlugin(), {
+      client: { host: `udp://${config.statsdHost}:${config.statsdPort}`, namespace: 'immobiliarelabs' }
+    })
+  }
+  const routeConfig = (route: RouteName): { config?: { metrics: { routeId: string } } } =>
+    variant === 'immobiliarelabs' ? { config: { metrics: { routeId: IMMOBILIARELABS_ROUTE_IDS[route] } } } : {}
 
-  app.get(ROUTES.trivial.route, async () => ({ hello: 'world' }))
+  app.get(ROUTES.trivial.route, routeConfig('trivial'), async () => ({ hello: 'world' }))
 
   const lookup = instrumented
     ? (key: string) => app.items.get(key)
     : (key: string) => app.redis.get(ITEM_PREFIX + key)
   app.get<{ Params: { key: string } }>(ROUTES.redis.route, {
+    ...routeConfig('redis'),
     schema: { params: ItemParams, response: { 200: Item } }
   }, async (request, reply) => {
     const { key } = request.params

@@ -38,7 +38,7 @@ export function pinSelf (pin: Pinning): void {
 }
 
 /** `command args` under `taskset -c cpu` when pinning is on. */
-function pinned (pin: Pinning, cpu: number, command: string, args: string[]): [string, string[]] {
+export function pinned (pin: Pinning, cpu: number, command: string, args: string[]): [string, string[]] {
   return pin.enabled ? ['taskset', ['-c', String(cpu), command, ...args]] : [command, args]
 }
 

@@ -18,7 +18,8 @@ const KEY_TAGS = ['route:', 'command:', 'result:']
 /**
  * A UDP socket on 127.0.0.1 standing in for statsd_exporter: it keeps the raw datagrams of a
  * window (cheap while load runs on the same CPU) and parses them when asked. Lines are grouped
- * by their `instance` tag, which each benchmark server sets to its variant name.
+ * by their `instance` tag, which each benchmark server sets to its variant name (untagged lines
+ * by the first segment of their name).
  */
 export class Receiver {
   private buffers: Buffer[] = []
@@ -45,7 +46,9 @@ export class Receiver {
     this.buffers = []
     for (const buffer of buffers) {
       const lines = buffer.toString('latin1').split('\n').filter((l) => l !== '')
-      const instance = /(?:#|,)instance:([^,|]*)/.exec(lines[0] ?? '')?.[1] ?? '?'
+      // Untagged lines (the immobiliarelabs variant) are grouped by their namespace, the name's first segment.
+      const first = lines[0] ?? ''
+      const instance = /(?:#|,)instance:([^,|]*)/.exec(first)?.[1] ?? (first.includes('.') ? first.slice(0, first.indexOf('.')) : '?')
       let received = byInstance.get(instance)
       if (received === undefined) byInstance.set(instance, received = { datagrams: 0, lines: 0, totals: new Map() })
       received.datagrams++

@@ -13,6 +13,15 @@ export interface UdpCounts {
   redisGets: number
 }
 
+/** What one saturation phase cost statsd_exporter, per response (when the benchmark ran one). */
+export interface ExporterCost {
+  /** Exporter user + system CPU, microseconds per response. */
+  cpuUsPerReq: number
+  /** `statsd_exporter_lines_total` and `statsd_exporter_udp_packets_total` added, per response. */
+  linesPerReq: number
+  packetsPerReq: number
+}
+
 /** One measurement of one variant on one route in one round. */
 export interface Sample {
   round: number
@@ -24,6 +33,8 @@ export interface Sample {
   rate: LoadResult & { cpuUsPerReq: number }
   /** null for variants that send no StatsD. */
   udp: UdpCounts | null
+  /** null (or absent) without a statsd_exporter binary, and for variants that send no StatsD. */
+  exporter?: ExporterCost | null
   /** Empty when every response was 2xx and (for the aggregating sink) every count arrived. */
   problems: string[]
 }
@@ -80,7 +91,15 @@ export interface Row {
   /** Counts received / responses, at saturation (1 = nothing lost). */
   countedRatio: number
   timedRatio: number
+  /** Medians of {@link ExporterCost} (NaN without the exporter), and service + exporter CPU per request at saturation. */
+  exporterCpuUs: number
+  totalCpuUs: number
+  exporterLinesPerReq: number
+  exporterPacketsPerReq: number
 }
+
+/** Variants that send no StatsD: nothing for an exporter to do. */
+const STATSD_FREE: Variant[] = ['bare', 'fastify-metrics']
 
 export function summarize (samples: Sample[], routes: RouteName[], variants: Variant[]): Row[] {
   const rows: Row[] = []
@@ -108,7 +127,11 @@ export function summarize (samples: Sample[], routes: RouteName[], variants: Var
         datagramsPerS: m((s) => s.udp === null ? NaN : s.udp.datagrams / s.sat.seconds),
         linesPerS: m((s) => s.udp === null ? NaN : s.udp.lines / s.sat.seconds),
         countedRatio: m((s) => s.udp === null ? NaN : s.udp.requests / s.sat.responses),
-        timedRatio: m((s) => s.udp === null ? NaN : s.udp.durations / s.sat.responses)
+        timedRatio: m((s) => s.udp === null ? NaN : s.udp.durations / s.sat.responses),
+        exporterCpuUs: m((s) => s.exporter?.cpuUsPerReq ?? NaN),
+        totalCpuUs: m((s) => s.sat.cpuUsPerReq + (s.exporter?.cpuUsPerReq ?? (STATSD_FREE.includes(s.variant) ? 0 : NaN))),
+        exporterLinesPerReq: m((s) => s.exporter?.linesPerReq ?? NaN),
+        exporterPacketsPerReq: m((s) => s.exporter?.packetsPerReq ?? NaN)
       })
     }
   }
@@ -136,6 +159,14 @@ const COLUMNS: Array<[string, (r: Row) => string]> = [
   ['timed', (r) => fixedOrDash(r.timedRatio, 4)]
 ]
 
+/** Shown when statsd_exporter ran. */
+const EXPORTER_COLUMNS: Array<[string, (r: Row) => string]> = [
+  ['exporter CPU µs/req', (r) => fixedOrDash(r.exporterCpuUs, 1)],
+  ['app+exporter CPU µs/req', (r) => fixedOrDash(r.totalCpuUs, 1)],
+  ['exporter lines/req', (r) => fixedOrDash(r.exporterLinesPerReq, 3)],
+  ['exporter packets/req', (r) => fixedOrDash(r.exporterPacketsPerReq, 3)]
+]
+
 function signed (v: number): string {
   return Number.isFinite(v) ? (v >= 0 ? '+' : '') + v.toFixed(3) : '-'
 }
@@ -146,8 +177,9 @@ function fixedOrDash (v: number, digits: number): string {
 
 /** The summary as a fixed-width text table (also valid GitHub markdown). */
 export function table (rows: Row[]): string {
-  const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]
-  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((row) => row[i].length)))
+  const columns = rows.some((r) => Number.isFinite(r.exporterCpuUs)) ? [...COLUMNS, ...EXPORTER_COLUMNS] : COLUMNS
+  const cells = [columns.map(([h]) => h), ...rows.map((r) => columns.map(([, f]) => f(r)))]
+  const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)))
   const line = (row: string[]): string => '| ' + row.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join(' | ') + ' |'
   return [line(cells[0]), '|' + widths.map((w, i) => i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':').join('|') + '|', ...cells.slice(1).map(line)].join('\n')
 }
@@ -164,11 +196,17 @@ export function goals (rows: Row[]): string[] {
     const ours = rows.find((r) => r.route === route && r.variant === 'aggregating')
     if (ours === undefined) continue
     const fm = rows.find((r) => r.route === route && r.variant === 'fastify-metrics')
+    const peer = rows.find((r) => r.route === route && r.variant === 'immobiliarelabs')
     out.push(`${route}: throughput ${ours.rpsRatio.toFixed(2)}x bare (goal >= 0.95: ${verdict(ours.rpsRatio >= 0.95)}); ` +
       `CPU capacity ${ours.cpuCapacityRatio.toFixed(2)}x bare (${verdict(ours.cpuCapacityRatio >= 0.95)})`)
     if (fm !== undefined) {
       out.push(`${route}: vs fastify-metrics: ${ours.rpsRatio.toFixed(2)} vs ${fm.rpsRatio.toFixed(2)}x bare req/s, ` +
         `${ours.rateCpuUs.toFixed(1)} vs ${fm.rateCpuUs.toFixed(1)} CPU µs/req (better: ${verdict(ours.rpsRatio > fm.rpsRatio && ours.rateCpuUs < fm.rateCpuUs)})`)
+    }
+    if (peer !== undefined) {
+      out.push(`${route}: vs @immobiliarelabs/fastify-metrics (StatsD peer, defaults): ${ours.rpsRatio.toFixed(2)} vs ${peer.rpsRatio.toFixed(2)}x bare req/s, ` +
+        `${ours.rateCpuUs.toFixed(1)} vs ${peer.rateCpuUs.toFixed(1)} CPU µs/req` +
+        (Number.isFinite(ours.totalCpuUs) && Number.isFinite(peer.totalCpuUs) ? `, app+exporter ${ours.totalCpuUs.toFixed(1)} vs ${peer.totalCpuUs.toFixed(1)} CPU µs/req` : ''))
     }
     // At saturation latency is queueing (connections / throughput, Little's law), so its p99 moves
     // with req/s; the latency a request gains from the instrumentation shows below saturation.

@@ -1,89 +1,85 @@
 /**
- * Packs StatsD lines into datagrams no larger than a byte limit, writing bytes directly into a
- * Buffer: no string is built per value.
+ * Cuts aggregated measurements into StatsD lines that fill hot-shots' datagrams.
  *
- * A line is never split across datagrams (statsd_exporter parses each datagram on its own). A
- * multi-value timer line (`name:v1:v2:...|ms|#tags`, counted by statsd_exporter as one
- * observation per value) is cut into as many lines as needed so that each one fits.
+ * hot-shots buffers lines and sends the buffer as one datagram when the next line would make it
+ * longer than `maxBufferSize` (lib/statsd.js `enqueue`: a line is never split; a line longer
+ * than the limit on its own leaves alone). This writer keeps the same arithmetic, so it knows how
+ * much room the datagram under construction has left and cuts a multi-value timer line
+ * (`name:v1:v2:...|ms|#tags`) to fill it; it also counts the datagrams that come out. The
+ * aggregating sink calls hot-shots' `flush()` after every flush of its own, so hot-shots' buffer
+ * starts empty each time and the two stay in step (test/metrics/aggregating-sink.test.ts checks
+ * the count against what a real socket received).
  */
 
 /** Widest timer value written: up to 10 integer digits, `.`, 3 decimals. */
 const MAX_VALUE_WIDTH = 14
 /** Largest timer value written, in ms (about 11.5 days): keeps every value within the width. */
 export const MAX_TIMER_MS = 999_999_999
-const NEWLINE = 0x0a
-const COLON = 0x3a
-const DOT = 0x2e
-const ZERO = 0x30
 
-/** Called with one finished datagram and the number of lines in it. */
-export type EmitDatagram = (datagram: Buffer, lines: number) => void
+/** The fixed parts of a line: `name:` before the value, `|type|#global,tags` after it. */
+export interface LineShape {
+  /** Bytes of everything but the value, as hot-shots writes the line. */
+  readonly fixedBytes: number
+}
 
-export class DatagramWriter {
-  private buf: Buffer
+/** Hands one line to hot-shots: its shape and the value text (`12.5`, or `1:2.5:0.125` for a timer). */
+export type SendLine<S extends LineShape> = (shape: S, value: string) => void
+
+/** A millisecond value (finite, 0..{@link MAX_TIMER_MS}) rounded to the microsecond, trailing zeros dropped (`12`, `0.25`, `0.004`). */
+export function formatMs (ms: number): string {
+  return String(Math.round(ms * 1000) / 1000)
+}
+
+export class DatagramWriter<S extends LineShape> {
+  /** Bytes in the datagram under construction, as hot-shots' buffer holds them. */
   private len = 0
-  private lines = 0
+  /** Datagrams, lines and datagram bytes (newlines included) written since the last {@link take}. */
+  private counts = { datagrams: 0, lines: 0, bytes: 0 }
 
   /**
-   * @param maxBytes largest datagram, in bytes (STATSD_MAX_DATAGRAM_BYTES); keep it below the
-   *   path MTU minus IP and UDP headers so datagrams are never fragmented.
-   * @param emit receives each datagram once full or at {@link finish}; the buffer is not reused.
+   * @param maxBytes largest datagram, in bytes (STATSD_MAX_DATAGRAM_BYTES, hot-shots' `maxBufferSize`).
+   * @param send hands each line to hot-shots.
    */
-  constructor (private readonly maxBytes: number, private readonly emit: EmitDatagram) {
-    this.buf = Buffer.allocUnsafe(maxBytes)
-  }
+  constructor (private readonly maxBytes: number, private readonly send: SendLine<S>) {}
 
-  /**
-   * Writes one line `head + value + tail` (a counter or a gauge). `head` is `name:`, `tail` is
-   * `|c|#tags` or `|g|#tags`, `value` is ASCII. A line longer than the limit on its own (only
-   * possible with absurd tags) is sent alone rather than split or dropped.
-   */
-  line (head: Buffer, value: string, tail: Buffer): void {
-    const size = head.length + value.length + tail.length
-    if (size > this.room()) this.send()
-    if (size > this.maxBytes) {
-      this.emit(Buffer.concat([head, Buffer.from(value, 'latin1'), tail]), 1)
-      return
-    }
-    this.newline()
-    this.len += head.copy(this.buf, this.len)
-    this.len += this.buf.write(value, this.len, 'latin1')
-    this.len += tail.copy(this.buf, this.len)
-    this.lines++
+  /** Writes one counter or gauge line. */
+  line (shape: S, value: string): void {
+    this.put(shape, value, shape.fixedBytes + value.length)
   }
 
   /**
    * Writes `count` timer values (milliseconds, finite, 0..{@link MAX_TIMER_MS}) as one or more
-   * multi-value lines `head v1:v2:... tail`, each fitting the current datagram or a new one.
-   * Values are written rounded to the microsecond, trailing zeros dropped (`12`, `0.25`, `0.004`).
+   * multi-value lines, each fitting the current datagram or a new one. Tags too long for even one
+   * value per datagram: one oversized line per value, sent alone rather than split or dropped.
    */
-  timer (head: Buffer, values: Float64Array, count: number, tail: Buffer): void {
-    const fixed = head.length + tail.length
+  timer (shape: S, values: Float64Array, count: number): void {
+    const fixed = shape.fixedBytes
     if (fixed + MAX_VALUE_WIDTH > this.maxBytes) {
-      // Tags too long for even one value per datagram: one oversized line per value.
-      for (let i = 0; i < count; i++) this.line(head, String(Math.round(values[i] * 1000) / 1000), tail)
+      for (let i = 0; i < count; i++) this.line(shape, formatMs(values[i]))
       return
     }
     let i = 0
     while (i < count) {
-      if (fixed + MAX_VALUE_WIDTH > this.room()) this.send()
-      this.newline()
-      this.len += head.copy(this.buf, this.len)
-      this.putMs(values[i++])
-      // Room for the separator, the widest value and the tail: the line can never overflow.
-      const limit = this.maxBytes - tail.length - MAX_VALUE_WIDTH - 1
-      while (i < count && this.len <= limit) {
-        this.buf[this.len++] = COLON
-        this.putMs(values[i++])
+      if (fixed + MAX_VALUE_WIDTH > this.room()) this.endDatagram()
+      // Room for the separator and the widest value: the line never outgrows the datagram.
+      const limit = this.room() - MAX_VALUE_WIDTH - 1
+      let packed = formatMs(values[i++])
+      let size = fixed + packed.length
+      while (i < count && size <= limit) {
+        const value = formatMs(values[i++])
+        packed += ':' + value
+        size += 1 + value.length
       }
-      this.len += tail.copy(this.buf, this.len)
-      this.lines++
+      this.put(shape, packed, size)
     }
   }
 
-  /** Emits the datagram under construction, if any. */
-  finish (): void {
-    this.send()
+  /** Ends the datagram under construction (hot-shots' `flush()` sends it) and returns the counts since the last call. */
+  take (): { datagrams: number, lines: number, bytes: number } {
+    this.endDatagram()
+    const counts = this.counts
+    this.counts = { datagrams: 0, lines: 0, bytes: 0 }
+    return counts
   }
 
   /** Bytes a new line may use in the current datagram (its newline separator counted). */
@@ -91,47 +87,22 @@ export class DatagramWriter {
     return this.len === 0 ? this.maxBytes : this.maxBytes - this.len - 1
   }
 
-  private newline (): void {
-    if (this.len > 0) this.buf[this.len++] = NEWLINE
-  }
-
-  private send (): void {
-    if (this.len === 0) return
-    const datagram = this.buf.subarray(0, this.len)
-    const lines = this.lines
-    this.buf = Buffer.allocUnsafe(this.maxBytes)
+  private endDatagram (): void {
+    if (this.len > 0) {
+      this.counts.datagrams++
+      this.counts.bytes += this.len
+    }
     this.len = 0
-    this.lines = 0
-    this.emit(datagram, lines)
   }
 
-  /** Writes a millisecond value rounded to the microsecond, as ASCII. */
-  private putMs (ms: number): void {
-    const us = Math.round(ms * 1000)
-    const whole = Math.floor(us / 1000)
-    const frac = us - whole * 1000
-    this.putUint(whole)
-    if (frac === 0) return
-    const buf = this.buf
-    buf[this.len++] = DOT
-    const d1 = Math.floor(frac / 100)
-    const d2 = Math.floor(frac / 10) % 10
-    const d3 = frac % 10
-    buf[this.len++] = ZERO + d1
-    if (d2 === 0 && d3 === 0) return
-    buf[this.len++] = ZERO + d2
-    if (d3 !== 0) buf[this.len++] = ZERO + d3
-  }
-
-  private putUint (n: number): void {
-    let digits = 1
-    for (let p = 10; p <= n; p *= 10) digits++
-    let pos = this.len + digits
-    this.len = pos
-    do {
-      const q = Math.floor(n / 10)
-      this.buf[--pos] = ZERO + (n - q * 10)
-      n = q
-    } while (n > 0)
+  private put (shape: S, value: string, size: number): void {
+    if (size > this.room()) {
+      this.endDatagram()
+      this.len = size
+    } else {
+      this.len += this.len === 0 ? size : size + 1
+    }
+    this.counts.lines++
+    this.send(shape, value)
   }
 }

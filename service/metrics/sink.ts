@@ -4,7 +4,8 @@
  * Hooks and repositories call a {@link MetricsSink}; the sink decides how measurements reach
  * statsd_exporter: the service uses the client-side aggregating sink (./aggregating-sink.ts:
  * sums and multi-value timer lines, flushed on an interval, on size and on close), the benchmark
- * also runs ./hot-shots-sink.ts (one line per call through hot-shots' buffer). Swapping the sink
+ * also runs ./hot-shots-sink.ts (one line per call). Both send through one hot-shots client set
+ * up by ./statsd-client.ts. Swapping the sink
  * changes the wire, never the contract: names, tags and units come from ./catalogue.ts.
  */
 

@@ -1,11 +1,10 @@
 import fp from 'fastify-plugin'
-import StatsD from 'hot-shots'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Config } from '../config.js'
 import { AggregatingSink } from '../metrics/aggregating-sink.js'
 import { HotShotsSink } from '../metrics/hot-shots-sink.js'
 import type { MetricsSink } from '../metrics/sink.js'
-import { UdpTransport } from '../metrics/udp-transport.js'
+import { statsdClient } from '../metrics/statsd-client.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,19 +37,16 @@ export function rateLimitedErrorLog (log: FastifyBaseLogger, intervalMs = ERROR_
 }
 
 /**
- * The service's sink: client-side aggregation ({@link AggregatingSink}) over a connected UDP
- * socket to STATSD_HOST:STATSD_PORT, flushed every METRICS_FLUSH_INTERVAL_MS and whenever about
- * a datagram's worth of timer values is pending, datagrams of at most STATSD_MAX_DATAGRAM_BYTES,
- * global tags `service` and `instance`. Send failures go to `onError` (give it
- * {@link rateLimitedErrorLog}).
- *
- * Not hot-shots: its public, typed API formats and buffers one line per call (`increment`,
- * `timing`), and the only ways to send a pre-formatted multi-value line are undocumented,
- * untyped internals (`send`, `_send`, `sendMessage`); a private API would be a liability here.
+ * The service's sink: client-side aggregation ({@link AggregatingSink}) sent through one
+ * hot-shots UDP client to STATSD_HOST:STATSD_PORT, flushed every METRICS_FLUSH_INTERVAL_MS and
+ * whenever about a datagram's worth of timer values is pending, datagrams of at most
+ * STATSD_MAX_DATAGRAM_BYTES, global tags `service` and `instance`. Send failures go to `onError`
+ * (give it {@link rateLimitedErrorLog}).
  */
 export function aggregatingSink (config: Config, onError: (err: Error) => void): AggregatingSink {
   return new AggregatingSink({
-    transport: new UdpTransport(config.statsdHost, config.statsdPort),
+    host: config.statsdHost,
+    port: config.statsdPort,
     globalTags: { service: config.serviceName, instance: config.serviceInstance },
     flushIntervalMs: config.metricsFlushIntervalMs,
     maxDatagramBytes: config.statsdMaxDatagramBytes,
@@ -59,27 +55,19 @@ export function aggregatingSink (config: Config, onError: (err: Error) => void):
 }
 
 /**
- * The previous sink, kept for comparison (the benchmark's "naive" variant): one StatsD line per
- * measurement through a hot-shots UDP client, buffered into datagrams of at most
- * STATSD_MAX_DATAGRAM_BYTES and flushed every METRICS_FLUSH_INTERVAL_MS.
+ * The naive sink, kept for comparison (the benchmark's `hot-shots` variant): one StatsD line per
+ * measurement through the same hot-shots client setup (./metrics/statsd-client.ts), buffered into
+ * datagrams of at most STATSD_MAX_DATAGRAM_BYTES and flushed every METRICS_FLUSH_INTERVAL_MS.
  */
 export function hotShotsSink (config: Config, onError: (err: Error) => void): HotShotsSink {
-  const client = new StatsD({
+  return new HotShotsSink(statsdClient({
     host: config.statsdHost,
     port: config.statsdPort,
-    protocol: 'udp',
-    cacheDns: true,
-    // A datagram never exceeds this, so it fits the MTU and is not fragmented.
-    maxBufferSize: config.statsdMaxDatagramBytes,
-    bufferFlushInterval: config.metricsFlushIntervalMs,
     globalTags: { service: config.serviceName, instance: config.serviceInstance },
-    // No Datadog extras on the wire: statsd_exporter would turn them into stray labels.
-    includeDataDogTags: false,
-    datadog: false,
-    includeDatadogTelemetry: false,
-    errorHandler: onError
-  })
-  return new HotShotsSink(client)
+    maxDatagramBytes: config.statsdMaxDatagramBytes,
+    flushIntervalMs: config.metricsFlushIntervalMs,
+    onError
+  }))
 }
 
 /**

@@ -2,7 +2,6 @@ import { createSocket } from 'node:dgram'
 import { createRequire } from 'node:module'
 import t from 'tap'
 import { AggregatingSink, type AggregatingSinkOptions } from '../../service/metrics/aggregating-sink.js'
-import { UdpTransport } from '../../service/metrics/udp-transport.js'
 import { build, GLOBAL } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS, type TestLike } from '../helpers/redis.js'
 import { udpListener, type UdpListener } from '../helpers/udp.js'
@@ -10,7 +9,8 @@ import { udpListener, type UdpListener } from '../helpers/udp.js'
 /** An aggregating sink sending to `udp` with the test global tags, closed at teardown. */
 function sinkTo (t: TestLike, udp: UdpListener, opts: Partial<AggregatingSinkOptions> = {}): AggregatingSink {
   const sink = new AggregatingSink({
-    transport: new UdpTransport('127.0.0.1', udp.port),
+    host: '127.0.0.1',
+    port: udp.port,
     globalTags: { service: 'svc', instance: 'test' },
     flushIntervalMs: 60_000,
     maxDatagramBytes: 1432,
@@ -200,14 +200,15 @@ t.test('flush resolves once the kernel took the datagrams', async (t) => {
   t.equal(udp.datagrams.length, datagrams, 'and every one of them arrived')
 })
 
-t.test('receiver gone: refusals are counted and reported, nothing throws, memory stays bounded', async (t) => {
+t.test('receiver gone: nothing throws, nothing is reported, memory stays bounded', async (t) => {
   const gone = createSocket('udp4')
   await new Promise<void>((resolve) => gone.bind(0, '127.0.0.1', () => resolve()))
   const port = gone.address().port
   await new Promise<void>((resolve) => gone.close(() => resolve()))
   const errors: Error[] = []
   const sink = new AggregatingSink({
-    transport: new UdpTransport('127.0.0.1', port),
+    host: '127.0.0.1',
+    port,
     globalTags: { service: 'svc', instance: 'test' },
     flushIntervalMs: 60_000,
     maxDatagramBytes: 512,
@@ -229,15 +230,20 @@ t.test('receiver gone: refusals are counted and reported, nothing throws, memory
   await new Promise((resolve) => setTimeout(resolve, 20))
   const stats = sink.stats()
   t.ok(most <= 1000, `never more than ${most} values held`)
-  t.ok(stats.refused > 0, `${stats.refused} refusals reported`)
-  t.match(errors[0]?.message, /^statsd (socket error|datagram dropped): the receiver refused a datagram: nothing listens there \(so far \d+ datagrams \/ \d+ lines dropped, \d+ refused\)$/)
+  // hot-shots sends on an unconnected UDP socket: Linux hands an ICMP port unreachable only to a
+  // connected socket, so the kernel accepts every datagram and nothing reports the receiver gone
+  // (statsd_exporter's `up` in Prometheus does). A hot-shots that starts reporting it fails here.
+  t.ok(stats.datagrams > 0, `${stats.datagrams} datagrams taken by the kernel`)
+  t.equal(stats.droppedDatagrams, 0)
+  t.same(errors.map((e) => e.message), [], 'no error: the refusals never reach an unconnected socket')
   t.ok(process.memoryUsage().heapUsed - heapBefore < 32 * 1024 * 1024, 'heap did not grow with 100,000 unsent responses')
 })
 
 t.test('statsd host that does not resolve: datagrams dropped and counted, nothing throws', async (t) => {
   const errors: Error[] = []
   const sink = new AggregatingSink({
-    transport: new UdpTransport('no-such-host.invalid', 9125, { retryMs: 10 }),
+    host: 'no-such-host.invalid',
+    port: 9125,
     flushIntervalMs: 60_000,
     maxDatagramBytes: 512,
     onError: (err) => errors.push(err)
@@ -253,7 +259,7 @@ t.test('statsd host that does not resolve: datagrams dropped and counted, nothin
   t.equal(stats.datagrams, 0)
   t.equal(errors.length, 1, 'one report per second at most: a dead receiver must not cost an error object per datagram')
   t.match(errors.map((e) => e.message).join('\n'), /ENOTFOUND|EAI_AGAIN|not resolved/)
-  t.match(errors.at(-1)?.message, /^statsd datagram dropped: .* \(so far \d+ datagrams \/ \d+ lines dropped, 0 refused\)$/)
+  t.match(errors.at(-1)?.message, /^statsd datagram dropped: .* \(so far \d+ datagrams dropped\)$/)
 })
 
 t.test('the service uses the aggregating sink by default', { skip: haveRedisServer() ? false : NO_REDIS }, async (t) => {
@@ -309,9 +315,9 @@ t.test('zero loss at saturation over real sockets (autocannon)', { skip: haveRed
 })
 
 t.test('limits that cannot work are refused at construction, naming the option', async (t) => {
-  const transport = { send: () => {}, close: async () => {}, onError: () => {} }
-  t.throws(() => new AggregatingSink({ transport, flushIntervalMs: 0, maxDatagramBytes: 1432 }), /flushIntervalMs/)
-  t.throws(() => new AggregatingSink({ transport, flushIntervalMs: 10, maxDatagramBytes: 100 }), /maxDatagramBytes/)
-  t.throws(() => new AggregatingSink({ transport, flushIntervalMs: 10, maxDatagramBytes: 1432, flushObservations: 0 }), /flushObservations/)
-  t.throws(() => new AggregatingSink({ transport, flushIntervalMs: 10, maxDatagramBytes: 1432, flushObservations: 10, maxObservations: 5 }), /maxObservations/)
+  const to = { host: '127.0.0.1', port: 9125 }
+  t.throws(() => new AggregatingSink({ ...to, flushIntervalMs: 0, maxDatagramBytes: 1432 }), /flushIntervalMs/)
+  t.throws(() => new AggregatingSink({ ...to, flushIntervalMs: 10, maxDatagramBytes: 100 }), /maxDatagramBytes/)
+  t.throws(() => new AggregatingSink({ ...to, flushIntervalMs: 10, maxDatagramBytes: 1432, flushObservations: 0 }), /flushObservations/)
+  t.throws(() => new AggregatingSink({ ...to, flushIntervalMs: 10, maxDatagramBytes: 1432, flushObservations: 10, maxObservations: 5 }), /maxObservations/)
 })
