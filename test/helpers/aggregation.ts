@@ -44,10 +44,16 @@ export function podAggregationProblems (expr: string, perPod: (metric: string) =
       if (fn === null || !COUNTER_FUNCTIONS.has(text(fn))) return
       let agg = node.parent
       while (agg !== null && agg.name !== 'AggregateExpr') agg = agg.parent
-      if (agg === null) return void problems.push(`${text(node)} is not aggregated across pods`)
+      if (agg === null) {
+        problems.push(`${text(node)} is not aggregated across pods`)
+        return
+      }
       const modifier = agg.getChild('AggregateModifier')
       if (modifier === null) return
-      if (modifier.getChild('Without') !== null) return void problems.push(`${text(agg)}: without() keeps the pod labels`)
+      if (modifier.getChild('Without') !== null) {
+        problems.push(`${text(agg)}: without() keeps the pod labels`)
+        return
+      }
       const grouping = modifier.getChild('GroupingLabels')
       const labels = grouping === null ? [] : children(grouping).filter((c) => c.name === 'LabelName').map(text)
       const selector = node.getChild('FunctionCallBody')?.getChild('MatrixSelector')?.getChild('VectorSelector')?.getChild('Identifier')
