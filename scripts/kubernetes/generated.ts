@@ -55,13 +55,20 @@ export function prometheusRule (): Record<string, unknown> {
   }
 }
 
-/** The AlertmanagerConfig translated from etc/alertmanager/alertmanager.yml. */
+/**
+ * The AlertmanagerConfig translated from etc/alertmanager/alertmanager.yml, its top route
+ * narrowed to this service's alerts (`service="<SERVICE_NAME>"`, the label every rule keeps).
+ * The operator also adds `namespace="<its namespace>"` by default (alertmanagerConfigMatcherStrategy
+ * OnNamespace), which alerts aggregated `by (service)` do not carry: README, "Running on Kubernetes".
+ */
 export function alertmanagerConfig (): Record<string, unknown> {
+  const spec = alertmanagerConfigSpec() as { route: Record<string, unknown> }
+  const route = { ...spec.route, matchers: [{ name: 'service', value: APP, matchType: '=' }, ...((spec.route.matchers ?? []) as unknown[])] }
   return {
     apiVersion: 'monitoring.coreos.com/v1alpha1',
     kind: 'AlertmanagerConfig',
     metadata: { name: APP, labels: { ...labels(), ...RELEASE_LABEL } },
-    spec: alertmanagerConfigSpec()
+    spec: { ...spec, route }
   }
 }
 

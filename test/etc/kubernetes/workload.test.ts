@@ -220,6 +220,9 @@ t.test('monitoring objects carry the labels kube-prometheus-stack and the Grafan
     for (const o of objects.filter((o) => o.apiVersion.startsWith('monitoring.coreos.com/'))) {
       t.type(o.metadata.labels?.release, 'string', `${dir}: ${o.kind} has a release label`)
     }
+    const serviceName = loadConfig(literalEnv(container(find(objects, 'Deployment'), 'app'))).serviceName
+    t.same(find(objects, 'AlertmanagerConfig').spec.route.matchers, [{ name: 'service', value: serviceName, matchType: '=' }],
+      `${dir}: the AlertmanagerConfig routes this service's alerts (SERVICE_NAME) only`)
     const dashboards = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1')
     t.ok(dashboards.length > 0, `${dir}: dashboard ConfigMaps`)
   }
