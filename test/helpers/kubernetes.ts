@@ -22,9 +22,10 @@ export const NO_KUBECTL = 'kubectl is not installed (kubectl >= 1.27 with its bu
 /**
  * Schema versions the objects are validated against: kubernetes-models 5.x is generated from
  * the Kubernetes v1.36.0 OpenAPI schema (its CHANGELOG, 5.0.0); @kubernetes-models/prometheus-operator
- * 6.0.0 from the Prometheus Operator CRDs it ships.
+ * from the Prometheus Operator CRDs (v0.90.1 since its 5.0.0, per its CHANGELOG; the package
+ * source's go.mod has since moved to v0.91.0).
  */
-export const SCHEMAS = 'Kubernetes 1.36 OpenAPI (kubernetes-models 5.1.0), Prometheus Operator CRDs (@kubernetes-models/prometheus-operator 6.0.0)'
+export const SCHEMAS = 'Kubernetes 1.36 OpenAPI (kubernetes-models 5.1.0), Prometheus Operator >= 0.90 CRDs (@kubernetes-models/prometheus-operator 6.0.0)'
 
 /** A Kubernetes object as the tests read it. */
 export interface KubeObject {
