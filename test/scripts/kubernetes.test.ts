@@ -1,5 +1,6 @@
 import t from 'tap'
 import { alertmanagerConfigSpec, parseMatcher } from '../../scripts/kubernetes/alertmanager-config.js'
+import { COMPOSE_IMAGES, componentKustomization } from '../../scripts/kubernetes/generated.js'
 import { composeImages, parseImage } from '../../scripts/kubernetes/sources.js'
 
 t.test('parseImage splits what kustomize\'s images transformer takes', async (t) => {
@@ -41,4 +42,16 @@ t.test('alertmanagerConfigSpec refuses what it cannot translate, naming the fiel
     inhibitRules: [],
     receivers: [{ name: 'a' }, { name: 'b' }]
   })
+})
+
+t.test('componentKustomization pins the base\'s image names to compose\'s references', async (t) => {
+  const images = componentKustomization([]).images as Array<Record<string, string>>
+  const compose = composeImages()
+  for (const [service, name] of Object.entries(COMPOSE_IMAGES)) {
+    const entry = images.find((i) => i.name === name)
+    const ref = compose[service]
+    t.equal(entry?.newName ?? name, ref.name, `${service}: name`)
+    t.equal(entry?.newTag, ref.tag, `${service}: tag`)
+    t.equal(entry?.digest, ref.digest, `${service}: digest`)
+  }
 })
