@@ -3,13 +3,17 @@
  * - from the metric catalogue (service/metrics/catalogue.ts): etc/statsd/mapping.yml for
  *   statsd_exporter and the metric table in README.md;
  * - from package.json's config.runbookBaseUrl (scripts/runbooks.ts): every runbook_url in
- *   etc/prometheus/rules/alerts.yml and in the promtool tests' expected annotations.
+ *   etc/prometheus/rules/alerts.yml and in the promtool tests' expected annotations;
+ * - then the Kubernetes objects generated from those and the other sources
+ *   (etc/kubernetes/base/generated, scripts/kubernetes): they must come last, since they wrap
+ *   the files written above.
  * Run with `npm run generate`; tests fail when any of them is stale.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { renderMapping } from '../service/metrics/mapping.js'
 import { withCatalogue } from './catalogue-docs.js'
 import { RUNBOOK_URL_FILE, runbookBaseUrl, withRunbookUrls } from './runbooks.js'
+import { writeGenerated } from './kubernetes/write.js'
 
 const mapping = new URL('../etc/statsd/mapping.yml', import.meta.url)
 writeFileSync(mapping, renderMapping())
@@ -27,3 +31,4 @@ for (const file of ruleFiles) {
   if (next !== text) writeFileSync(url, next)
 }
 process.stdout.write(`wrote ${mapping.pathname}, the catalogue in ${readme.pathname} and runbook_url (${base}) in ${ruleFiles.length} files under ${prometheus.pathname}\n`)
+process.stdout.write(`wrote ${writeGenerated()}\n`)
