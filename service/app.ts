@@ -12,6 +12,7 @@ import httpMetrics, { methodTag } from './plugins/http-metrics.js'
 import { UNMATCHED_ROUTE } from './metrics/catalogue.js'
 import overload, { overloadOptions } from './plugins/under-pressure.js'
 import runtimeMetrics from './plugins/runtime-metrics.js'
+import drain from './plugins/drain.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
@@ -53,7 +54,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // Fastify's 503 while closing bypasses every hook, so it was never measured: the drain
+    // plugin answers those requests instead (plugins/drain.ts).
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: validationError,
     frameworkErrors: frameworkError
@@ -109,6 +112,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(redis, { config })
   await fastify.register(store)
   await fastify.register(httpMetrics)
+  await fastify.register(drain)
   await fastify.register(overload, overloadOptions(config))
   await fastify.register(runtimeMetrics, { config })
 
