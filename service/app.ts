@@ -13,6 +13,7 @@ import { UNMATCHED_ROUTE } from './metrics/catalogue.js'
 import overload, { overloadOptions } from './plugins/under-pressure.js'
 import runtimeMetrics from './plugins/runtime-metrics.js'
 import drain from './plugins/drain.js'
+import { clientErrorHandler } from './client-error.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
@@ -59,7 +60,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false, allErrors: false } },
     schemaErrorFormatter: validationError,
-    frameworkErrors: frameworkError
+    frameworkErrors: frameworkError,
+    // Parser errors and timeouts answered below Fastify, counted and logged (client-error.ts).
+    clientErrorHandler
   }
 }
 
