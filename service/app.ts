@@ -19,6 +19,7 @@ import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
 import demoRoutes from './routes/demo.js'
 import { ErrorResponse } from './schemas/common.js'
+import { LONGEST_PUT_ITEM_BODY_BYTES } from './schemas/items.js'
 
 /** What the app plugin needs besides the Fastify instance. */
 export interface AppOptions {
@@ -28,11 +29,12 @@ export interface AppOptions {
 }
 
 /**
- * Largest accepted request body, in bytes. An item value is up to 65,536 characters, and JSON
- * may spell each one as a 6-byte `\uXXXX` escape; 4 KiB more covers the key and the rest.
- * Larger bodies are answered 413 before they are parsed.
+ * Largest accepted request body, in bytes: the longest spelling of the largest item
+ * ({@link LONGEST_PUT_ITEM_BODY_BYTES}, 787,290: 65,536 characters above U+FFFF as 12-byte
+ * surrogate-pair escapes) plus 4 KiB of white space (pretty-printed JSON). Larger bodies are
+ * answered 413 before they are parsed.
  */
-export const BODY_LIMIT_BYTES = 65536 * 6 + 4096
+export const BODY_LIMIT_BYTES = LONGEST_PUT_ITEM_BODY_BYTES + 4096
 
 /** Longest path parameter routed at all (characters); beyond it Fastify answers 414. */
 export const MAX_PARAM_LENGTH = 256
