@@ -1,26 +1,15 @@
 import t from 'tap'
-import { connect, createServer, type Socket } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import type { ConnectionError } from 'fastify'
 import { clientErrorHandler, clientErrorStatus } from '../service/client-error.js'
 import { build, GLOBAL } from './helpers/app.js'
 import { haveRedisServer, NO_REDIS, startRedis } from './helpers/redis.js'
 import { startService } from './helpers/service-process.js'
+import { exchange } from './helpers/raw-socket.js'
 import { counterTotals } from './helpers/statsd-lines.js'
 import { udpListener } from './helpers/udp.js'
 
 const skip = haveRedisServer() ? false : NO_REDIS
-
-/** Sends raw bytes on a new connection; resolves with everything received until the server closes. */
-function exchange (port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(bytes))
-    let text = ''
-    socket.setEncoding('latin1')
-    socket.on('data', (c: string) => { text += c })
-    socket.on('close', () => resolve(text))
-    socket.on('error', (err) => { if (text === '') reject(err) })
-  })
-}
 
 t.test('statuses are the ones Node answers itself', async (t) => {
   t.equal(clientErrorStatus('ERR_HTTP_REQUEST_TIMEOUT'), 408)

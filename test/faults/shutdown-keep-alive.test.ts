@@ -13,12 +13,22 @@ import { udpListener, type UdpListener } from '../helpers/udp.js'
  * socket stayed open, `server.close()` never finished, and close-with-grace killed the process
  * after SHUTDOWN_TIMEOUT_MS with exit 1, skipping the final metrics flush and the Redis QUIT.
  *
- * Bound: the issue asks for an exit "within the in-flight work + 1 s"; the in-flight work is
- * measured from when the request was sent.
+ * Bounds, measured from when the slow request was sent: the service's shutdown ("shutdown
+ * complete", pino's `time`) within the in-flight work + 1 s, as the issue asks; the process exit
+ * within the work + 5 s, because what follows that line (close-with-grace's exit, and here the
+ * test loader writing its coverage data) is not the service's and took up to 3 s on the busy
+ * 2-core machine. Exit code 0 is the sharp check: a forced exit (SHUTDOWN_TIMEOUT_MS, 10 s) is 1.
  */
 
 const skip = haveRedisServer() ? false : NO_REDIS
 const SLACK_MS = 1000
+const EXIT_MARGIN_MS = 5000
+
+/** When the service logged "shutdown complete" (its pino `time`, ms since the epoch), or Infinity. */
+function completedAt (svc: ServiceProcess): number {
+  const line = svc.logs.find((l) => l.msg === 'shutdown complete')
+  return typeof line?.time === 'number' ? line.time : Infinity
+}
 
 /** What a raw socket saw: the bytes, and when the server closed its side. */
 interface RawConnection {
@@ -80,7 +90,8 @@ t.test('raw HTTP/1.1 keep-alive: the in-flight request is answered with Connecti
   t.equal(body, '{"ok":true,"ms":1000}')
   t.ok(closedAt - sentAt < 1000 + SLACK_MS, `the server closed the connection ${closedAt - sentAt} ms after the request`)
   t.equal(exit.code, 0, 'exit code 0')
-  t.ok(exit.at - sentAt < 1000 + SLACK_MS, `exited ${exit.at - signalAt} ms after SIGTERM, ${exit.at - sentAt} ms after the request (< ${1000 + SLACK_MS})`)
+  t.ok(completedAt(svc) - sentAt < 1000 + SLACK_MS, `shutdown complete ${completedAt(svc) - sentAt} ms after the request (< ${1000 + SLACK_MS})`)
+  t.ok(exit.at - sentAt < 1000 + EXIT_MARGIN_MS, `exited ${exit.at - signalAt} ms after SIGTERM, ${exit.at - sentAt} ms after the request (< ${1000 + EXIT_MARGIN_MS})`)
   const counts = counterTotals(udp.lines(), 'http.requests', ['route', 'status_code'])
   t.equal(counts.get('/demo/io 200'), 1, 'the response was counted and delivered by the shutdown flush')
   t.comment(`repro: exit ${String(exit.code)} after ${exit.at - signalAt} ms; counts at the UDP receiver: ${JSON.stringify([...counts])}`)
@@ -133,7 +144,8 @@ t.test('http.Agent keepAlive: idle connections are closed at once, the busy one 
   await sleep(50)
   t.ok(busy !== undefined && closedAt.has(busy), 'the busy connection is closed after its response')
   t.equal(exit.code, 0, 'exit code 0')
-  t.ok(exit.at - sentAt < 1500 + SLACK_MS, `exited ${exit.at - sentAt} ms after the slow request (< ${1500 + SLACK_MS})`)
+  t.ok(completedAt(svc) - sentAt < 1500 + SLACK_MS, `shutdown complete ${completedAt(svc) - sentAt} ms after the slow request (< ${1500 + SLACK_MS})`)
+  t.ok(exit.at - sentAt < 1500 + EXIT_MARGIN_MS, `exited ${exit.at - sentAt} ms after the slow request (< ${1500 + EXIT_MARGIN_MS})`)
   const counts = counterTotals(udp.lines(), 'http.requests', ['route', 'status_code'])
   t.equal(counts.get('/items/:key 404'), 4)
   t.equal(counts.get('/demo/io 200'), 1, 'final counts delivered by the shutdown flush')

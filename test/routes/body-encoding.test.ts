@@ -1,10 +1,10 @@
 import t from 'tap'
 import { request } from 'node:http'
-import { connect } from 'node:net'
 import { BODY_LIMIT_BYTES } from '../../service/app.js'
 import { KEY_MAX_CHARS, LONGEST_PUT_ITEM_BODY_BYTES, TTL_MAX_SECONDS, VALUE_MAX_CHARS } from '../../service/schemas/items.js'
 import { build } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
+import { exchange } from '../helpers/raw-socket.js'
 
 /**
  * Issue 12: the documented maximum value (65,536 characters) is accepted in any JSON spelling,
@@ -59,15 +59,8 @@ t.test('a lone surrogate is rejected with 400 naming the field; nothing is store
 })
 
 /** One raw HTTP/1.1 request (ask for Connection: close); resolves with the status line's code. */
-function raw (port: number, text: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(text))
-    let data = ''
-    socket.setEncoding('latin1')
-    socket.on('data', (c: string) => { data += c })
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)))
-    socket.on('error', reject)
-  })
+async function raw (port: number, text: string): Promise<number> {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(await exchange(port, text))?.[1] ?? 0)
 }
 
 t.test('DELETE with a Content-Type and no body deletes, over a real socket', { skip }, async (t) => {
