@@ -13,11 +13,14 @@ import overload, { overloadOptions } from './plugins/under-pressure.js'
 import runtimeMetrics from './plugins/runtime-metrics.js'
 import errors from './plugins/errors.js'
 import validation, { validationError } from './plugins/validation.js'
+import drain from './plugins/drain.js'
+import { clientErrorHandler } from './client-error.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
 import demoRoutes from './routes/demo.js'
 import { ErrorResponse } from './schemas/common.js'
+import { LONGEST_PUT_ITEM_BODY_BYTES } from './schemas/items.js'
 
 /** What the app plugin needs besides the Fastify instance. */
 export interface AppOptions {
@@ -27,11 +30,12 @@ export interface AppOptions {
 }
 
 /**
- * Largest accepted request body, in bytes. An item value is up to 65,536 characters, and JSON
- * may spell each one as a 6-byte `\uXXXX` escape; 4 KiB more covers the key and the rest.
- * Larger bodies are answered 413 before they are parsed.
+ * Largest accepted request body, in bytes: the longest spelling of the largest item
+ * ({@link LONGEST_PUT_ITEM_BODY_BYTES}, 787,290: 65,536 characters above U+FFFF as 12-byte
+ * surrogate-pair escapes) plus 4 KiB of white space (pretty-printed JSON). Larger bodies are
+ * answered 413 before they are parsed.
  */
-export const BODY_LIMIT_BYTES = 65536 * 6 + 4096
+export const BODY_LIMIT_BYTES = LONGEST_PUT_ITEM_BODY_BYTES + 4096
 
 /** Longest path parameter routed at all (characters); beyond it Fastify answers 414. */
 export const MAX_PARAM_LENGTH = 256
@@ -54,9 +58,13 @@ export function serverOptions (config: Config): FastifyServerOptions {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
-    return503OnClosing: true,
+    // Fastify's 503 while closing bypasses every hook, so it was never measured: the drain
+    // plugin answers those requests instead (plugins/drain.ts).
+    return503OnClosing: false,
     schemaErrorFormatter: validationError,
-    frameworkErrors: frameworkError
+    frameworkErrors: frameworkError,
+    // Parser errors and timeouts answered below Fastify, counted and logged (client-error.ts).
+    clientErrorHandler
   }
 }
 
@@ -99,6 +107,7 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(redis, { config })
   await fastify.register(store)
   await fastify.register(httpMetrics)
+  await fastify.register(drain)
   await fastify.register(overload, overloadOptions(config))
   await fastify.register(runtimeMetrics, { config })
 

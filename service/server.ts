@@ -6,9 +6,11 @@ import { ConfigError, loadConfig } from './config.js'
 /**
  * Entry point: config -> Fastify -> app -> close-with-grace -> listen.
  *
- * SIGTERM/SIGINT: the server stops accepting, in-flight requests finish, the last metrics are
- * flushed, Redis is closed, exit 0; past SHUTDOWN_TIMEOUT_MS, or on a second signal,
- * close-with-grace exits 1 at once.
+ * SIGTERM/SIGINT: the server stops accepting, idle keep-alive connections are closed at once,
+ * in-flight requests finish and are answered `Connection: close` (plugins/drain.ts), a request
+ * arriving on a busy connection gets 503; once the last response is written the last metrics are
+ * flushed, Redis is closed and the process exits 0. Past SHUTDOWN_TIMEOUT_MS, or on a second
+ * signal, close-with-grace exits 1 at once.
  */
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 

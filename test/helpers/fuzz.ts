@@ -1,6 +1,6 @@
 import Fastify from 'fastify'
 import fp from 'fastify-plugin'
-import { app as appPlugin, serverOptions } from '../../service/app.js'
+import { app as appPlugin, BODY_LIMIT_BYTES, serverOptions } from '../../service/app.js'
 import type { Config } from '../../service/config.js'
 import { noopSink } from './noop-sink.js'
 
@@ -129,7 +129,7 @@ export function itemBody (rng: Rng): string {
     case 12: return rng.pick(['', '{', '{"key":"k",}', "{'key':'k'}", 'null', '[]', '"str"', '123', 'NaN', '{"key":"k","value":"v"}garbage'])
     case 13: return JSON.stringify({ key: 'k'.repeat(5000), value: 'v' })
     case 14: return `{"key":"k","value":"${'\\u00e9'.repeat(66_000)}"}`
-    case 15: return JSON.stringify({ key: 'x', value: 'a'.repeat(400_000) })
+    case 15: return JSON.stringify({ key: 'x', value: 'a'.repeat(BODY_LIMIT_BYTES) }) // over the limit: 413
     case 16: return '{"key":"k","key":"k2","value":"v"}'
     default: return JSON.stringify({ key: key(rng), value: `v${rng.int(1000)}` })
   }

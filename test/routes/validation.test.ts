@@ -1,5 +1,6 @@
 import t from 'tap'
 import type { InjectOptions } from 'fastify'
+import { BODY_LIMIT_BYTES } from '../../service/app.js'
 import { build } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
 
@@ -45,7 +46,7 @@ t.test('bad input gets a 4xx JSON message that names the field; nothing is store
 
 t.test('an oversized body is refused with 413 before parsing', { skip }, async (t) => {
   const { app } = await build(t)
-  const res = await app.inject({ method: 'POST', url: '/items', payload: { key: 'k', value: 'v'.repeat(500_000) } })
+  const res = await app.inject({ method: 'POST', url: '/items', payload: { key: 'k', value: 'v'.repeat(BODY_LIMIT_BYTES) } })
   t.equal(res.statusCode, 413)
   t.equal(res.json().error, 'Payload Too Large')
 })

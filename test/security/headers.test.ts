@@ -1,4 +1,5 @@
 import t from 'tap'
+import { BODY_LIMIT_BYTES } from '../../service/app.js'
 import { build } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
 
@@ -29,7 +30,7 @@ t.test('no header names the framework, the runtime or a version, for every statu
     { name: 'malformed URL', url: '/items/%zz', status: 400 },
     { name: 'parameter too long', url: `/items/${'k'.repeat(257)}`, status: 414 },
     { name: 'wrong media type', url: '/items', init: { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' }, status: 415 },
-    { name: 'too large', url: '/items', init: { method: 'POST', headers: json, body: JSON.stringify({ key: 'k', value: 'v'.repeat(500_000) }) }, status: 413 },
+    { name: 'too large', url: '/items', init: { method: 'POST', headers: json, body: JSON.stringify({ key: 'k', value: 'v'.repeat(BODY_LIMIT_BYTES) }) }, status: 413 },
     { name: 'unexpected error', url: '/demo/error', status: 500 },
     { name: 'liveness', url: '/health/live', status: 200 }
   ]
