@@ -6,6 +6,8 @@
  * up as drift in the generated JSON instead of as an empty panel. Recording rule names are the
  * ones fixed by the project brief (`etc/prometheus/rules/records.yml`, `level:metric:operations`).
  */
+import { readFileSync } from 'node:fs'
+import { parse } from 'yaml'
 import { METRICS } from '../../service/metrics/catalogue.js'
 
 /** Prometheus series names of the service, from the catalogue. */
@@ -113,3 +115,16 @@ export function ratio (part: string, all: string): string {
 export function quantile (q: number, bucketSelector: string, labels: readonly string[] = []): string {
   return `histogram_quantile(${q}, ${sumBy([...labels, 'le'], rate(bucketSelector))})`
 }
+
+/**
+ * The project's own alerts as a label matcher, `alertname=~"A|B|..."`, with the names read from
+ * `etc/prometheus/rules/alerts.yml` (the one source). On a shared Prometheus (kube-prometheus-stack
+ * always fires `Watchdog`, and other teams' alerts live there too) an unfiltered `ALERTS` would
+ * count alerts that say nothing about this service.
+ */
+export const OWN_ALERTS = ((): string => {
+  const file = readFileSync(new URL('../../etc/prometheus/rules/alerts.yml', import.meta.url), 'utf8')
+  const groups = (parse(file) as { groups: Array<{ rules: Array<{ alert?: string }> }> }).groups
+  const names = [...new Set(groups.flatMap((g) => g.rules.flatMap((r) => r.alert ?? [])))].sort()
+  return `alertname=~"${names.join('|')}"`
+})()

@@ -245,3 +245,14 @@ t.test('panels on event-only series never say "No data": the query falls back to
   const table = panels.find((p) => p.type === 'table' && JSON.stringify(p.targets).includes('ALERTS'))
   t.equal(table?.fieldConfig?.defaults?.noValue, NO_ALERTS_FIRING, 'the ALERTS table says "No alerts firing"')
 })
+
+t.test('ALERTS queries read only this service\'s alerts: exactly the alert names of etc/prometheus/rules/alerts.yml', async (t) => {
+  const doc = parse(read('etc/prometheus/rules/alerts.yml')) as { groups: Array<{ rules: Array<{ alert?: string }> }> }
+  const names = [...new Set(doc.groups.flatMap((g) => g.rules.flatMap((r) => r.alert ?? [])))].sort()
+  const alertExprs = queries.map((q) => q.expr).filter((e) => /\bALERTS\b/.test(e))
+  t.ok(alertExprs.length >= 2, `${alertExprs.length} queries read ALERTS`)
+  for (const expr of alertExprs) {
+    const matcher = /ALERTS\{[^}]*alertname=~"([^"]+)"/.exec(expr)
+    t.same(matcher?.[1].split('|') ?? [], names, `filtered to the project's alerts: ${expr.slice(0, 60)}...`)
+  }
+})

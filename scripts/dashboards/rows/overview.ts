@@ -8,7 +8,7 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import { AlertListPanelBuilder } from '../alertlist.js'
 import { DS, PROMETHEUS_NAME, statPanel, thresholds, withTargets } from '../kit.js'
-import { ERROR_BUDGET_RATIO, FAST_BURN, RULES, SLOW_BUDGET_RATIO } from '../promql.js'
+import { ERROR_BUDGET_RATIO, FAST_BURN, OWN_ALERTS, RULES, SLOW_BUDGET_RATIO } from '../promql.js'
 import { row, type Row } from './row.js'
 
 export function requestRate (): stat.PanelBuilder {
@@ -69,12 +69,13 @@ export function firingAlerts (): stat.PanelBuilder {
   return withTargets(statPanel({
     id: 106,
     title: 'Alerts firing',
-    description: 'Number of Prometheus alerts firing now (ALERTS{alertstate="firing"}). `or vector(0)` shows 0 ' +
-      'instead of "No data" when nothing fires, because ALERTS has no series then.',
+    description: 'Number of this service\'s Prometheus alerts firing now (ALERTS{alertstate="firing"}, only the ' +
+      'alert names of etc/prometheus/rules/alerts.yml, so a shared Prometheus\'s other alerts are not counted). ' +
+      '`or vector(0)` shows 0 instead of "No data" when nothing fires, because ALERTS has no series then.',
     unit: 'short'
   }).graphMode(common.BigValueGraphMode.None).colorMode(common.BigValueColorMode.Background)
     .thresholds(thresholds(['green', null], ['red', 1])),
-  [{ expr: 'count(ALERTS{alertstate="firing"}) or vector(0)', legend: 'firing' }])
+  [{ expr: `count(ALERTS{alertstate="firing",${OWN_ALERTS}}) or vector(0)`, legend: 'firing' }])
 }
 
 export function alertList (): AlertListPanelBuilder {
@@ -106,9 +107,9 @@ export function firingAlertsTable (): table.PanelBuilder {
   return withTargets(new table.PanelBuilder()
     .id(108)
     .title('Alerts firing (ALERTS)')
-    .description('Every firing alert with its labels, straight from the ALERTS series Prometheus writes while ' +
-      'evaluating alerting rules. Works without Grafana alerting. ALERTS has no series while nothing fires, ' +
-      'so the table says so instead of "No data".')
+    .description('Every firing alert of this service with its labels, straight from the ALERTS series Prometheus ' +
+      'writes while evaluating alerting rules (only the alert names of etc/prometheus/rules/alerts.yml). Works ' +
+      'without Grafana alerting. ALERTS has no series while nothing fires, so the table says so instead of "No data".')
     .datasource(DS)
     .noValue(NO_ALERTS_FIRING)
     .span(12)
@@ -117,7 +118,7 @@ export function firingAlertsTable (): table.PanelBuilder {
       id: 'organize',
       options: { excludeByName: { Time: true, Value: true, __name__: true, alertstate: true } }
     }),
-  [{ expr: 'ALERTS{alertstate="firing"}', instant: true, format: prometheus.PromQueryFormat.Table }])
+  [{ expr: `ALERTS{alertstate="firing",${OWN_ALERTS}}`, instant: true, format: prometheus.PromQueryFormat.Table }])
 }
 
 /** The Overview row. */
