@@ -57,9 +57,16 @@ async function heapPerRequest (t: TestLike, env: Record<string, string>, sink?: 
   }
   // Warm-up: JIT, tag caches and pools settle (about 1 MiB once, measured).
   await requests(10_000)
-  const before = await heap()
+  // Two windows, the smaller growth counts: a leak grows the heap in both, a one-time growth in
+  // one only. On a busy machine more timer values pile up between two flushes, so a slot's
+  // Float64Array doubles once more (bounded by maxObservations) and V8 tiers up more code: seen
+  // in CI as +1.2 MB in large_object_space within one window (29 bytes per request), none after.
+  const start = await heap()
   await requests(HEAP_REQUESTS)
-  return (await heap() - before) / HEAP_REQUESTS
+  const middle = await heap()
+  await requests(HEAP_REQUESTS)
+  const end = await heap()
+  return Math.min(middle - start, end - middle) / HEAP_REQUESTS
 }
 
 const HEAP_REQUESTS = 60_000
@@ -74,7 +81,7 @@ const receivers: Array<{ name: string, env: () => Promise<Record<string, string>
 for (const receiver of receivers) {
   t.test(`heap stays flat with the metrics receiver ${receiver.name}: nothing per request is retained`, { skip }, async (t) => {
     const perRequest = await heapPerRequest(t, await receiver.env())
-    t.ok(perRequest < MAX_BYTES_PER_REQUEST, `${perRequest.toFixed(1)} bytes per request over ${HEAP_REQUESTS} requests (< ${MAX_BYTES_PER_REQUEST})`)
+    t.ok(perRequest < MAX_BYTES_PER_REQUEST, `${perRequest.toFixed(1)} bytes per request, the smaller of two windows of ${HEAP_REQUESTS} requests (< ${MAX_BYTES_PER_REQUEST})`)
   })
 }
 
@@ -85,5 +92,5 @@ t.test('control: a sink that keeps one line per response is caught by the same m
     response: (method, route, status) => { kept.push(`http.requests:1|c|#method:${method},route:${route},status_code:${status}`) }
   }
   const perRequest = await heapPerRequest(t, {}, hoarder)
-  t.ok(perRequest > MAX_BYTES_PER_REQUEST, `${perRequest.toFixed(1)} bytes per request: over the bound, so a leak like this fails the tests above`)
+  t.ok(perRequest > MAX_BYTES_PER_REQUEST, `${perRequest.toFixed(1)} bytes per request (the smaller of two windows): over the bound, so a leak like this fails the tests above`)
 })

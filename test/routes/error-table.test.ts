@@ -1,4 +1,5 @@
 import t from 'tap'
+import { BODY_LIMIT_BYTES } from '../../service/app.js'
 import { build } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
 
@@ -59,7 +60,7 @@ t.test('every error path answers exactly the documented body, over a real socket
     {
       name: 'body too large',
       url: '/items',
-      init: { method: 'POST', headers: json, body: JSON.stringify({ key: 'k', value: 'v'.repeat(500_000) }) },
+      init: { method: 'POST', headers: json, body: JSON.stringify({ key: 'k', value: 'v'.repeat(BODY_LIMIT_BYTES) }) },
       status: 413,
       body: { statusCode: 413, error: 'Payload Too Large', message: 'Request body is too large', code: 'FST_ERR_CTP_BODY_TOO_LARGE' }
     },

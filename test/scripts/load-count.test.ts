@@ -41,6 +41,13 @@ t.test('the count check against Prometheus scraping the service\'s series', {
     if (waited > 10_000) throw new Error(`the stand-in exporter got ${exporter.requests()} of 3 requests in 10 s`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+  // And until Prometheus has scraped them: load.sh checks only a service Prometheus knows.
+  for (let waited = 0; ; waited += 200) {
+    const known = await prometheus.query('http_requests_total{service="load-check"}', Date.now() / 1000)
+    if (known.result.length > 0) break
+    if (waited > 15_000) throw new Error('Prometheus did not scrape the stand-in exporter within 15 s')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
   const args = ['-c', String(USERS), '-t', '5S', '-p', prometheus.url, '-s', 'load-check', svc.url]
 
   await t.test('agree: Prometheus\'s increase equals the responses siege received', async (t) => {
