@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../../test/helpers/redis.js'
+import { parseExposition, parseLabels } from '../../test/fixtures/exposition.js'
 import { ROOT, statsdExporterBin } from '../../test/helpers/stack.js'
 import { pinned, type Pinning } from './processes.js'
 
@@ -13,18 +14,12 @@ export const NO_EXPORTER = 'statsd_exporter not found (STATSD_EXPORTER_BIN or PA
 export class Exposition {
   private constructor (private readonly samples: Array<{ name: string, labels: Record<string, string>, value: number }>) {}
 
-  /** Parses the Prometheus text format (the lines that are not comments). */
+  /**
+   * Parses the Prometheus text format with the project's one parser (test/fixtures/exposition.ts,
+   * checked byte for byte against statsd_exporter 0.27.2's page).
+   */
   static parse (text: string): Exposition {
-    const samples = []
-    for (const line of text.split('\n')) {
-      if (line === '' || line.startsWith('#')) continue
-      const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line)
-      if (m === null) continue
-      const labels: Record<string, string> = {}
-      for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2].replace(/\\(.)/g, '$1')
-      samples.push({ name: m[1], labels, value: Number(m[3]) })
-    }
-    return new Exposition(samples)
+    return new Exposition(parseExposition(text).samples.map((s) => ({ name: s.name, labels: parseLabels(s.labelText), value: Number(s.value) })))
   }
 
   /** Sum of the samples named `name` whose labels include every pair of `labels` (0 when none). */
