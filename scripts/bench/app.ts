@@ -22,10 +22,16 @@ import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
  * - `immobiliarelabs`: @immobiliarelabs/fastify-metrics, the closest StatsD peer, with its
  *   defaults (route hits, response time and errors, process health sampled every second, one
  *   datagram per metric: its client, dats, buffers nothing by default), sending to the same
- *   receiver under the namespace `immobiliarelabs`; its routes carry the `routeId` it needs.
+ *   receiver under the namespace `immobiliarelabs`; its routes carry the `routeId` it needs;
+ * - `empty-hooks` (only on request, `--variants bare,empty-hooks,aggregating`): the three hooks the
+ *   http-metrics plugin adds (`onRequest`, `onResponse`, `onRequestAbort`) with empty bodies and no
+ *   sink: what Fastify charges for running them at all, the floor of any hook-based measurement.
  */
-export const VARIANTS = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs'] as const
+export const VARIANTS = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
 export type Variant = typeof VARIANTS[number]
+
+/** What `npm run bench` runs without `--variants`. */
+export const DEFAULT_VARIANTS: readonly Variant[] = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs']
 
 /** The variants whose server sends StatsD. */
 export const STATSD_VARIANTS: readonly Variant[] = ['aggregating', 'hot-shots', 'immobiliarelabs']
@@ -84,6 +90,11 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
     await app.register(immobiliarelabsPlugin(), {
       client: { host: `udp://${config.statsdHost}:${config.statsdPort}`, namespace: 'immobiliarelabs' }
     })
+  }
+  if (variant === 'empty-hooks') {
+    app.addHook('onRequest', (_request, _reply, done) => { done() })
+    app.addHook('onResponse', (_request, _reply, done) => { done() })
+    app.addHook('onRequestAbort', (_request, done) => { done() })
   }
   const routeConfig = (route: RouteName): { config?: { metrics: { routeId: string } } } =>
     variant === 'immobiliarelabs' ? { config: { metrics: { routeId: IMMOBILIARELABS_ROUTE_IDS[route] } } } : {}

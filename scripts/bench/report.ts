@@ -99,7 +99,7 @@ export interface Row {
 }
 
 /** Variants that send no StatsD: nothing for an exporter to do. */
-const STATSD_FREE: Variant[] = ['bare', 'fastify-metrics']
+const STATSD_FREE: Variant[] = ['bare', 'fastify-metrics', 'empty-hooks']
 
 export function summarize (samples: Sample[], routes: RouteName[], variants: Variant[]): Row[] {
   const rows: Row[] = []

@@ -2,8 +2,9 @@
  * `npm run bench` / `npm run bench:smoke`: what the instrumentation costs, measured on real
  * servers over loopback with autocannon.
  *
- * One server per variant (see app.ts: bare, aggregating, fastify-metrics, hot-shots) runs as a
- * child process pinned to CPU 1; this process (autocannon and a UDP receiver standing in for
+ * One server per variant (see app.ts: bare, aggregating, fastify-metrics, hot-shots,
+ * immobiliarelabs; empty-hooks on request) runs as a child process pinned to CPU 1; this process
+ * (autocannon and a UDP receiver standing in for
  * statsd_exporter) and a redis-server of its own are pinned to CPU 0. After a warm-up, every
  * round measures each route with each variant, the variant order rotating from round to round,
  * in two phases:
@@ -23,14 +24,14 @@
  * binary it says the exporter part was skipped.
  *
  * Options: --rounds N, --seconds S, --rate R, --rate-seconds S, --warmup S, --connections N,
- * --rate-connections N, --variants a,b, --routes trivial,redis, --json FILE, --smoke (one short
+ * --rate-connections N, --variants a,b (also `empty-hooks`, see app.ts), --routes trivial,redis, --json FILE, --smoke (one short
  * round: checks that the tool works and nothing is lost; speed is never a failure).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import { haveRedisServer, NO_REDIS } from '../../test/helpers/redis.js'
-import { IMMOBILIARELABS_ROUTE_IDS, ROUTES, STATSD_VARIANTS, VARIANTS, type RouteName, type Variant } from './app.js'
+import { DEFAULT_VARIANTS, IMMOBILIARELABS_ROUTE_IDS, ROUTES, STATSD_VARIANTS, VARIANTS, type RouteName, type Variant } from './app.js'
 import { NO_EXPORTER, startExporter, type BenchExporter, type ExporterSnapshot } from './exporter.js'
 import { closedLoop, fixedRate, forSeconds } from './load.js'
 import { startFixtures, startServer, type BenchServer } from './processes.js'
@@ -63,7 +64,7 @@ const opts = {
   connections: num(args.connections, 50, 50),
   rateConnections: num(args['rate-connections'], 10, 10)
 }
-const variants = (args.variants?.split(',') ?? [...VARIANTS]) as Variant[]
+const variants = (args.variants?.split(',') ?? [...DEFAULT_VARIANTS]) as Variant[]
 const routes = (args.routes?.split(',') ?? Object.keys(ROUTES)) as RouteName[]
 if (!variants.includes('bare')) variants.unshift('bare')
 for (const v of variants) if (!(VARIANTS as readonly string[]).includes(v)) throw new Error(`unknown variant ${v}`)
