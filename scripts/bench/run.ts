@@ -4,8 +4,8 @@
  *
  * One server per variant (see app.ts: bare, aggregating, fastify-metrics, hot-shots,
  * immobiliarelabs; empty-hooks on request) runs as a child process pinned to CPU 1; this process
- * (autocannon and a UDP receiver standing in for
- * statsd_exporter) and a redis-server of its own are pinned to CPU 0. After a warm-up, every
+ * (autocannon and a UDP receiver standing in for statsd_exporter) and a redis-server of its own
+ * are pinned to CPU 0. After a warm-up, every
  * round measures each route with each variant, the variant order rotating from round to round,
  * in two phases:
  * - saturation: 50 connections closed-loop for a fixed number of requests (about `--seconds`
@@ -24,8 +24,9 @@
  * binary it says the exporter part was skipped.
  *
  * Options: --rounds N, --seconds S, --rate R, --rate-seconds S, --warmup S, --connections N,
- * --rate-connections N, --variants a,b (also `empty-hooks`, see app.ts), --routes trivial,redis, --json FILE, --smoke (one short
- * round: checks that the tool works and nothing is lost; speed is never a failure).
+ * --rate-connections N, --variants a,b (also `empty-hooks`, see app.ts), --routes trivial,redis,
+ * --json FILE, --smoke (one short round: checks that the tool works and nothing is lost; speed is
+ * never a failure).
  */
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
