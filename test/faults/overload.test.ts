@@ -4,9 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { OVERLOAD_MESSAGE } from '../../service/plugins/under-pressure.js'
 import { runLoadInChild } from '../helpers/load.js'
 import { haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
-import { startService } from '../helpers/service-process.js'
+import { startService, startServiceWithPeers } from '../helpers/service-process.js'
 import { counterTotals } from '../helpers/statsd-lines.js'
-import { udpListener } from '../helpers/udp.js'
 
 /**
  * Event-loop saturation, in a real process: a second process sends CPU-bound requests
@@ -51,20 +50,14 @@ const checks = [
 
 for (const check of checks) {
   t.test(`overload by ${check.name}: 503 + Retry-After, readiness 503, liveness 200, recovery`, { skip }, async (t) => {
-    const redis = await startRedis(t)
-    const udp = await udpListener(t, 0, 4 * 1024 * 1024)
-    const svc = await startService(t, {
-      env: {
-        REDIS_URL: redis.url,
-        STATSD_PORT: String(udp.port),
-        METRICS_FLUSH_INTERVAL_MS: '200',
-        LOG_LEVEL: 'warn',
-        // A saturated loop delays Redis replies too; a long command timeout keeps those 503s
-        // (dependency, tested elsewhere) from mixing with the overload ones under test.
-        REDIS_COMMAND_TIMEOUT_MS: '5000',
-        OVERLOAD_SAMPLE_INTERVAL_MS: String(SAMPLE_MS),
-        ...check.env
-      }
+    const { udp, svc } = await startServiceWithPeers(t, {
+      METRICS_FLUSH_INTERVAL_MS: '200',
+      LOG_LEVEL: 'warn',
+      // A saturated loop delays Redis replies too; a long command timeout keeps those 503s
+      // (dependency, tested elsewhere) from mixing with the overload ones under test.
+      REDIS_COMMAND_TIMEOUT_MS: '5000',
+      OVERLOAD_SAMPLE_INTERVAL_MS: String(SAMPLE_MS),
+      ...check.env
     })
     // Start-up itself (module loading, JIT) can make the first samples cross a low threshold:
     // wait for a calm answer first, and count what was shed meanwhile.

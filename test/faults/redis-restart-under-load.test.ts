@@ -1,10 +1,9 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { runLoadInChild, type Sample } from '../helpers/load.js'
-import { haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
-import { startService } from '../helpers/service-process.js'
+import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
+import { startServiceWithPeers } from '../helpers/service-process.js'
 import { counterTotals } from '../helpers/statsd-lines.js'
-import { udpListener } from '../helpers/udp.js'
 
 const COMMAND_TIMEOUT_MS = 500
 /** Every request must be answered within the command timeout plus this margin (loaded 2-core machine). */
@@ -24,17 +23,11 @@ const expected: Partial<Record<Sample['op'], number[]>> = {
 }
 
 t.test('Redis killed (SIGKILL) and restarted under load: no crash, no hung request, 503 only while away, errors measured', { skip: haveRedisServer() ? false : NO_REDIS }, async (t) => {
-  const redis = await startRedis(t)
-  const udp = await udpListener(t, 0, 4 * 1024 * 1024)
-  const svc = await startService(t, {
-    env: {
-      REDIS_URL: redis.url,
-      REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
-      REDIS_CONNECT_TIMEOUT_MS: '500',
-      STATSD_PORT: String(udp.port),
-      METRICS_FLUSH_INTERVAL_MS: '100',
-      LOG_LEVEL: 'warn'
-    }
+  const { redis, udp, svc } = await startServiceWithPeers(t, {
+    REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+    REDIS_CONNECT_TIMEOUT_MS: '500',
+    METRICS_FLUSH_INTERVAL_MS: '100',
+    LOG_LEVEL: 'warn'
   })
 
   const started = Date.now()

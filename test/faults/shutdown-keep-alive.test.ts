@@ -2,10 +2,9 @@ import t from 'tap'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
-import { startService, type ServiceProcess } from '../helpers/service-process.js'
+import { haveRedisServer, NO_REDIS, type TestLike } from '../helpers/redis.js'
+import { startServiceWithPeers, type ServiceProcess, type ServiceWithPeers } from '../helpers/service-process.js'
 import { counterTotals } from '../helpers/statsd-lines.js'
-import { udpListener, type UdpListener } from '../helpers/udp.js'
 
 /**
  * SIGTERM with keep-alive clients, in a real process (issue 12): before the drain plugin, an
@@ -55,21 +54,14 @@ function rawConnection (port: number): Promise<RawConnection> {
 }
 
 /** The environment of every case: no timer flush, so the lines can only come from the shutdown flush. */
-async function start (t: TestLike): Promise<{ svc: ServiceProcess, udp: UdpListener }> {
-  const redis = await startRedis(t)
-  const udp = await udpListener(t, 0, 4 * 1024 * 1024)
-  const svc = await startService(t, {
-    env: {
-      REDIS_URL: redis.url,
-      STATSD_PORT: String(udp.port),
-      METRICS_FLUSH_INTERVAL_MS: '60000',
-      RUNTIME_METRICS_INTERVAL_MS: '60000',
-      SHUTDOWN_TIMEOUT_MS: '10000',
-      OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
-      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
-    }
+async function start (t: TestLike): Promise<ServiceWithPeers> {
+  return await startServiceWithPeers(t, {
+    METRICS_FLUSH_INTERVAL_MS: '60000',
+    RUNTIME_METRICS_INTERVAL_MS: '60000',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
   })
-  return { svc, udp }
 }
 
 t.test('raw HTTP/1.1 keep-alive: the in-flight request is answered with Connection: close, exit 0 at once', { skip }, async (t) => {

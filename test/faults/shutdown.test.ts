@@ -4,9 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { runLoadInChild } from '../helpers/load.js'
 import { haveRedisServer, NO_REDIS, startRedis, type RedisServer, type TestLike } from '../helpers/redis.js'
-import { startService } from '../helpers/service-process.js'
+import { startService, startServiceWithPeers } from '../helpers/service-process.js'
 import { counterTotals } from '../helpers/statsd-lines.js'
-import { udpListener } from '../helpers/udp.js'
 
 const skip = haveRedisServer() ? false : NO_REDIS
 
@@ -45,23 +44,17 @@ async function monitor (t: TestLike, redis: RedisServer): Promise<string[][]> {
 }
 
 t.test('SIGTERM under load: in-flight requests finish, metrics are flushed, Redis is QUIT, exit 0 in bound', { skip }, async (t) => {
-  const redis = await startRedis(t)
-  const udp = await udpListener(t, 0, 4 * 1024 * 1024)
-  const svc = await startService(t, {
-    env: {
-      REDIS_URL: redis.url,
-      STATSD_PORT: String(udp.port),
-      // Nothing is sent on a timer during the test: the slow requests' lines can only arrive
-      // through the flush at shutdown.
-      METRICS_FLUSH_INTERVAL_MS: '60000',
-      RUNTIME_METRICS_INTERVAL_MS: '60000',
-      SHUTDOWN_TIMEOUT_MS: '10000',
-      // About shutdown only: neither a slow Redis reply on a busy machine nor load shedding
-      // may answer 503 before the signal.
-      REDIS_COMMAND_TIMEOUT_MS: '5000',
-      OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
-      OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
-    }
+  const { redis, udp, svc } = await startServiceWithPeers(t, {
+    // Nothing is sent on a timer during the test: the slow requests' lines can only arrive
+    // through the flush at shutdown.
+    METRICS_FLUSH_INTERVAL_MS: '60000',
+    RUNTIME_METRICS_INTERVAL_MS: '60000',
+    SHUTDOWN_TIMEOUT_MS: '10000',
+    // About shutdown only: neither a slow Redis reply on a busy machine nor load shedding
+    // may answer 503 before the signal.
+    REDIS_COMMAND_TIMEOUT_MS: '5000',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0'
   })
   const commands = await monitor(t, redis)
 

@@ -3,10 +3,9 @@ import { connect } from 'node:net'
 import { UNMATCHED_ROUTE } from '../../service/metrics/catalogue.js'
 import { loadConfig } from '../../service/config.js'
 import { fuzzSeed, itemBody, key, registeredRoutes, Rng, segment } from '../helpers/fuzz.js'
-import { haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
-import { startService } from '../helpers/service-process.js'
+import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
+import { startServiceWithPeers } from '../helpers/service-process.js'
 import { counterTotals, tagValues } from '../helpers/statsd-lines.js'
-import { udpListener } from '../helpers/udp.js'
 
 /**
  * Malformed HTTP over real sockets to a real service process: what app.inject cannot send,
@@ -183,11 +182,9 @@ function deliberate (target: string, status: number): boolean {
 t.test('hundreds of malformed HTTP messages over real sockets', { skip: haveRedisServer() ? false : NO_REDIS }, async (t) => {
   const seed = fuzzSeed()
   t.comment(`FUZZ_SEED=${seed} (replay with FUZZ_SEED=${seed} npx tap test/fuzz/raw-http.test.ts)`)
-  const redis = await startRedis(t)
-  const udp = await udpListener(t, 0, 4 * 1024 * 1024)
-  const env = { REDIS_URL: redis.url, STATSD_PORT: String(udp.port), METRICS_FLUSH_INTERVAL_MS: '100', LOG_LEVEL: 'warn', OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' }
-  const svc = await startService(t, { env })
-  const routes = [...await registeredRoutes(loadConfig(env))]
+  const env = { METRICS_FLUSH_INTERVAL_MS: '100', LOG_LEVEL: 'warn', OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0' }
+  const { redis, udp, svc } = await startServiceWithPeers(t, env)
+  const routes = [...await registeredRoutes(loadConfig({ ...env, REDIS_URL: redis.url, STATSD_PORT: String(udp.port) }))]
   const rng = new Rng(seed)
   const plan = Array.from({ length: EXCHANGES }, () => generate(rng, routes))
 

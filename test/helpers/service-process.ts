@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { freePort } from './redis.js'
+import { freePort, startRedis, type RedisServer } from './redis.js'
+import { udpListener, type UdpListener } from './udp.js'
 
 /** The service entry point, run from source. */
 export const SERVER_TS = fileURLToPath(new URL('../../service/server.ts', import.meta.url))
@@ -225,4 +226,23 @@ export async function expectStartFailure (t: Owner, opts: ServiceOptions & { tim
     }
   })
   return { exit, logs, stderr, startedAt }
+}
+
+/** A service process with peers of its own: what {@link startServiceWithPeers} gives a test. */
+export interface ServiceWithPeers {
+  redis: RedisServer
+  /** Stands in for statsd_exporter, with a 4 MiB receive buffer so a burst of lines is not dropped. */
+  udp: UdpListener
+  svc: ServiceProcess
+}
+
+/**
+ * Starts a redis-server and a UDP receiver for this test, then the service pointed at both
+ * (`REDIS_URL`, `STATSD_PORT`) with `env` on top; all three are stopped at teardown.
+ */
+export async function startServiceWithPeers (t: Owner, env: Record<string, string> = {}): Promise<ServiceWithPeers> {
+  const redis = await startRedis(t)
+  const udp = await udpListener(t, 0, 4 * 1024 * 1024)
+  const svc = await startService(t, { env: { REDIS_URL: redis.url, STATSD_PORT: String(udp.port), ...env } })
+  return { redis, udp, svc }
 }

@@ -4,6 +4,7 @@ import t from 'tap'
 import httpMetrics, { routeTag } from '../../service/plugins/http-metrics.js'
 import type { MetricsSink } from '../../service/metrics/sink.js'
 import { build, GLOBAL } from '../helpers/app.js'
+import { noopSink } from '../helpers/noop-sink.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
 
 /** The two lines one response produces, minus the duration value (asserted separately). */
@@ -80,10 +81,10 @@ async function recorded (routes: (app: FastifyInstance) => void | Promise<void>)
   const seen: string[] = []
   /** routeTag(request) of each response: the route tag read from request.routeOptions, as the plugin did before. */
   const tags: string[] = []
-  const sink = {
-    response: (method: string, route: string, statusCode: number) => { seen.push(`${method} ${route} ${statusCode}`) },
-    aborted: () => {}
-  } as unknown as MetricsSink
+  const sink: MetricsSink = {
+    ...noopSink(),
+    response: (method, route, statusCode) => { seen.push(`${method} ${route} ${statusCode}`) }
+  }
   const app = Fastify()
   await app.register(fp(async (f) => { f.decorate('metrics', sink) }, { name: 'statsd' }))
   await app.register(httpMetrics)
