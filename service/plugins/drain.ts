@@ -1,32 +1,68 @@
 import fp from 'fastify-plugin'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 
 /** The message of the 503 a request gets when it arrives while the server closes (ErrorResponse shape). */
 export const CLOSING_MESSAGE = 'service shutting down: retry on another instance'
 
+/** Node's internal field on a server socket: the response being written on it, if any (lib/_http_server.js). */
+type HttpSocket = Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null }
+
 /**
- * Shutdown with keep-alive clients, as a plugin. `fastify.close()` stops the listener and Node's
- * `server.close()` closes the connections idle at that moment (Node >= 19 calls
- * `closeIdleConnections()`), but a request in flight on a keep-alive connection would still be
- * answered `Connection: keep-alive`: the socket stays open for `keepAliveTimeout` (72 s), the
- * server never finishes closing, and close-with-grace kills the process after
- * SHUTDOWN_TIMEOUT_MS without the final metrics flush or the Redis QUIT (issue 12).
+ * A request counts as started once Node has received all of it (`IncomingMessage.complete`:
+ * headers and the whole body): from then on only the service can delay its answer, and it is
+ * answered. A connection holding nothing else (idle keep-alive, headers half sent, a body still
+ * arriving) is closed: at shutdown nothing it could still send would be served, and waiting for
+ * it would let any client hold the shutdown up to SHUTDOWN_TIMEOUT_MS (issue 18).
  *
- * From the `preClose` hook on (before Fastify calls `server.close()`):
+ * Closes `socket` now when it holds no started request; otherwise checks it again when its
+ * response has finished (a keep-alive response begun before the signal would leave it idle).
+ */
+function closeUnlessStarted (socket: HttpSocket): void {
+  const res = socket._httpMessage
+  if (res === null || res === undefined || res.req?.complete !== true) {
+    socket.destroy()
+    return
+  }
+  // Node's own 'finish' listener (resOnFinish, added first) has detached the response by then.
+  res.once('finish', () => closeUnlessStarted(socket))
+}
+
+/**
+ * Shutdown that no client can stall, as a plugin. From the `preClose` hook on (when
+ * `fastify.close()` starts, before Fastify calls `server.close()`):
+ * - every open HTTP/1 connection that holds no started request (see {@link closeUnlessStarted})
+ *   is destroyed at once: an idle keep-alive connection, a request whose headers are not
+ *   complete, a request whose body is still arriving (Fastify reports it as aborted,
+ *   `http.requests.aborted`). Fastify's default `forceCloseConnections: 'idle'` and Node's
+ *   `server.close()` only close the idle ones: Node counts a connection with half-sent headers as
+ *   active, so a single such client held the shutdown for SHUTDOWN_TIMEOUT_MS and the process
+ *   exited 1 without the final metrics flush or the Redis QUIT. `forceCloseConnections: true`
+ *   (`closeAllConnections()`) would also cut the requests in flight;
  * - every response is sent with `Connection: close` (`onSend`), so Node closes its socket right
- *   after it and the server closes as soon as the last in-flight response is written;
- * - a request that still arrives (on a connection busy at the signal: a pipelined request or a
- *   slow client's headers) is answered at once with 503 and the ErrorResponse body
- *   {@link CLOSING_MESSAGE}. Fastify's own `return503OnClosing` answers below every hook, so
- *   those 503s were not measured; app.ts turns it off and this hook, registered after
- *   http-metrics, answers instead, counted under the request's route with status 503.
+ *   after it and the server closes as soon as the last started request is answered (issue 12: a
+ *   keep-alive answer would keep the socket open for `keepAliveTimeout`, 72 s);
+ * - a request that still reaches Fastify (pipelined behind a request in flight) is answered at
+ *   once with 503 and the ErrorResponse body {@link CLOSING_MESSAGE}. Fastify's own
+ *   `return503OnClosing` answers below every hook, so those 503s were not measured; app.ts turns
+ *   it off and this hook, registered after http-metrics, answers instead, counted under the
+ *   request's route with status 503.
  *
+ * Connections are tracked from the server's `connection` event (a Set; nothing per request).
  * The onClose hooks that flush the metrics and QUIT Redis run after the server has closed.
  */
 async function drainPlugin (fastify: FastifyInstance): Promise<void> {
   let closing = false
+  const connections = new Set<HttpSocket>()
+  fastify.server.on('connection', (socket: HttpSocket) => {
+    connections.add(socket)
+    socket.once('close', () => connections.delete(socket))
+  })
+
   fastify.addHook('preClose', (done) => {
     closing = true
+    for (const socket of connections) closeUnlessStarted(socket)
     done()
   })
 
