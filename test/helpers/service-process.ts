@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { freePort, startRedis, type RedisServer } from './redis.js'
 import { udpListener, type UdpListener } from './udp.js'
 
@@ -245,4 +246,21 @@ export async function startServiceWithPeers (t: Owner, env: Record<string, strin
   const udp = await udpListener(t, 0, 4 * 1024 * 1024)
   const svc = await startService(t, { env: { REDIS_URL: redis.url, STATSD_PORT: String(udp.port), ...env } })
   return { redis, udp, svc }
+}
+
+/**
+ * Records every command the redis-server receives from now on (MONITOR, on a connection of
+ * its own closed at teardown), lower-cased name first: how a test sees the service's QUIT.
+ */
+export async function redisCommands (t: Owner, redis: RedisServer): Promise<string[][]> {
+  const client = new Redis(redis.url, { lazyConnect: true })
+  await client.connect()
+  const commands: string[][] = []
+  const stream = await client.monitor()
+  stream.on('monitor', (_time: string, args: string[]) => { commands.push([String(args[0]).toLowerCase(), ...args.slice(1)]) })
+  t.teardown(() => {
+    stream.disconnect()
+    client.disconnect()
+  })
+  return commands
 }
