@@ -16,17 +16,19 @@ type HttpSocket = Socket & { _httpMessage?: (ServerResponse & { req?: IncomingMe
  * arriving) is closed: at shutdown nothing it could still send would be served, and waiting for
  * it would let any client hold the shutdown up to SHUTDOWN_TIMEOUT_MS (issue 18).
  *
- * Closes `socket` now when it holds no started request; otherwise checks it again when its
- * response has finished (a keep-alive response begun before the signal would leave it idle).
+ * Closes `socket` now when it holds no started request (returns true); otherwise checks it
+ * again when its response has finished (a keep-alive response begun before the signal would
+ * leave it idle).
  */
-function closeUnlessStarted (socket: HttpSocket): void {
+function closeUnlessStarted (socket: HttpSocket): boolean {
   const res = socket._httpMessage
   if (res === null || res === undefined || res.req?.complete !== true) {
     socket.destroy()
-    return
+    return true
   }
   // Node's own 'finish' listener (resOnFinish, added first) has detached the response by then.
   res.once('finish', () => closeUnlessStarted(socket))
+  return false
 }
 
 /**
@@ -44,10 +46,14 @@ function closeUnlessStarted (socket: HttpSocket): void {
  *   after it and the server closes as soon as the last started request is answered (issue 12: a
  *   keep-alive answer would keep the socket open for `keepAliveTimeout`, 72 s);
  * - a request that still reaches Fastify (pipelined behind a request in flight) is answered at
- *   once with 503 and the ErrorResponse body {@link CLOSING_MESSAGE}. Fastify's own
- *   `return503OnClosing` answers below every hook, so those 503s were not measured; app.ts turns
- *   it off and this hook, registered after http-metrics, answers instead, counted under the
- *   request's route with status 503.
+ *   once with 503 and the ErrorResponse body {@link CLOSING_MESSAGE}, so its handler never runs:
+ *   Node drops that answer when the response before it closes the connection, and the client
+ *   retries the request elsewhere (RFC 9112 section 9.3.2), which must not find it half done.
+ *   Fastify's own `return503OnClosing` answers below every hook, so those 503s were not
+ *   measured; app.ts turns it off and this hook, registered after http-metrics, answers instead.
+ *
+ * One info line at preClose: `{ closed, busy, msg: 'closing: connections without a started
+ * request closed' }` (counts of connections closed and kept).
  *
  * Connections are tracked from the server's `connection` event (a Set; nothing per request).
  * The onClose hooks that flush the metrics and QUIT Redis run after the server has closed.
@@ -62,7 +68,9 @@ async function drainPlugin (fastify: FastifyInstance): Promise<void> {
 
   fastify.addHook('preClose', (done) => {
     closing = true
-    for (const socket of connections) closeUnlessStarted(socket)
+    let closed = 0
+    for (const socket of connections) if (closeUnlessStarted(socket)) closed++
+    fastify.log.info({ closed, busy: connections.size - closed }, 'closing: connections without a started request closed')
     done()
   })
 

@@ -229,6 +229,15 @@ export async function expectStartFailure (t: Owner, opts: ServiceOptions & { tim
   return { exit, logs, stderr, startedAt }
 }
 
+/**
+ * Resolves when the service has received a request for `url` (exact path and query): the
+ * event is Fastify's own request log line (`incoming request`, info, with `req.url`), written
+ * when the request reaches Fastify, so the test never guesses with a sleep.
+ */
+export function requestReceived (svc: ServiceProcess, url: string, timeoutMs = 10_000): Promise<LogLine> {
+  return svc.waitForLog((l) => l.msg === 'incoming request' && (l.req as { url?: unknown } | undefined)?.url === url, timeoutMs)
+}
+
 /** A service process with peers of its own: what {@link startServiceWithPeers} gives a test. */
 export interface ServiceWithPeers {
   redis: RedisServer
