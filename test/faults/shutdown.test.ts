@@ -2,7 +2,7 @@ import t from 'tap'
 import { Agent, request } from 'node:http'
 import { runLoadInChild } from '../helpers/load.js'
 import { haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
-import { redisCommands, requestReceived, startService, startServiceWithPeers } from '../helpers/service-process.js'
+import { redisCommands, requestReceived, startService, startServiceWithPeers, WARN } from '../helpers/service-process.js'
 import { counterTotals } from '../helpers/statsd-lines.js'
 
 const skip = haveRedisServer() ? false : NO_REDIS
@@ -88,6 +88,7 @@ t.test('SIGTERM under load: in-flight requests finish, metrics are flushed, Redi
   const order = svc.logs.map((l) => String(l.msg))
   const from = order.indexOf('shutting down: finishing in-flight requests')
   t.ok(from !== -1 && order.indexOf('shutdown complete') > from, 'logged the shutdown and its completion')
+  t.same(svc.logs.filter((l) => (l.level ?? 0) >= WARN).map((l) => JSON.stringify(l)), [], 'a clean stop under load logs no warning or error')
 })
 
 t.test('a second SIGTERM forces the exit at once (code 1)', { skip }, async (t) => {
