@@ -8,8 +8,8 @@ import { ConfigError, loadConfig } from './config.js'
  *
  * SIGTERM/SIGINT: every connection holding no request received in full (idle keep-alive, headers
  * half sent, a body still arriving) is closed at once and the server stops accepting; the
- * requests received in full finish and are answered `Connection: close`, and one pipelined
- * behind them gets 503 before its handler (plugins/drain.ts); once the last socket has closed the
+ * requests received in full finish and are answered `Connection: close`, and nothing pipelined
+ * behind them is read (plugins/drain.ts); once the last socket has closed the
  * last metrics are flushed, Redis gets QUIT and the process exits 0, so the shutdown takes as
  * long as the slowest started request, whatever the clients do. Past SHUTDOWN_TIMEOUT_MS, or on
  * a second signal, close-with-grace exits 1 at once.
