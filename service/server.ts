@@ -6,11 +6,13 @@ import { ConfigError, loadConfig } from './config.js'
 /**
  * Entry point: config -> Fastify -> app -> close-with-grace -> listen.
  *
- * SIGTERM/SIGINT: the server stops accepting, idle keep-alive connections are closed at once,
- * in-flight requests finish and are answered `Connection: close` (plugins/drain.ts), a request
- * arriving on a busy connection gets 503; once the last response is written the last metrics are
- * flushed, Redis is closed and the process exits 0. Past SHUTDOWN_TIMEOUT_MS, or on a second
- * signal, close-with-grace exits 1 at once.
+ * SIGTERM/SIGINT: every connection holding no request received in full (idle keep-alive, headers
+ * half sent, a body still arriving) is closed at once and the server stops accepting; the
+ * requests received in full finish and are answered `Connection: close`, and nothing pipelined
+ * behind them is read (plugins/drain.ts); once the last socket has closed the
+ * last metrics are flushed, Redis gets QUIT and the process exits 0, so the shutdown takes as
+ * long as the slowest started request, whatever the clients do. Past SHUTDOWN_TIMEOUT_MS, or on
+ * a second signal, close-with-grace exits 1 at once.
  */
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 

@@ -50,6 +50,9 @@ async function waitUntilReady (client: Redis, timeoutMs: number): Promise<void> 
 /**
  * The Redis connection, as a plugin. Decorates `redis` (an ioredis client) and closes it in
  * `onClose` (QUIT when connected, disconnect otherwise, so shutdown never waits on a dead Redis).
+ * The connection's state changes are logged once each: `redis connection ready` (info),
+ * `redis connection down; retrying in the background` (warn), and at shutdown `redis connection
+ * closed` (info: the close that follows the service's own QUIT is not an outage).
  *
  * With REDIS_WAIT_AT_START, start-up waits up to REDIS_START_TIMEOUT_MS for the connection and
  * fails with a message naming the variables; the ready client is then handed to @fastify/redis.
@@ -62,10 +65,13 @@ async function redisPlugin (fastify: FastifyInstance, opts: { config: Config }):
   // One log line per change between up and down: a reconnect loop emits 'error' and 'close' on
   // every attempt, which must not become a warning per second for the whole outage.
   let up: boolean | undefined
+  // Set in onClose: the connection then closes because the service QUITs it, which is no outage.
+  let closing = false
   const setUp = (next: boolean, err?: Error): void => {
     if (next === up) return
     up = next
     if (next) fastify.log.info('redis connection ready')
+    else if (closing) fastify.log.info('redis connection closed')
     else fastify.log.warn({ err }, 'redis connection down; retrying in the background')
   }
   client.on('ready', () => setUp(true))
@@ -80,6 +86,7 @@ async function redisPlugin (fastify: FastifyInstance, opts: { config: Config }):
     fastify.decorate('redis', client as unknown as FastifyInstance['redis'])
   }
   fastify.addHook('onClose', async () => {
+    closing = true
     if (client.status === 'ready') {
       await client.quit().catch(() => client.disconnect())
     } else {

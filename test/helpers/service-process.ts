@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
 import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
 import { freePort, startRedis, type RedisServer } from './redis.js'
 import { udpListener, type UdpListener } from './udp.js'
 
@@ -228,6 +229,15 @@ export async function expectStartFailure (t: Owner, opts: ServiceOptions & { tim
   return { exit, logs, stderr, startedAt }
 }
 
+/**
+ * Resolves when the service has received a request for `url` (exact path and query): the
+ * event is Fastify's own request log line (`incoming request`, info, with `req.url`), written
+ * when the request reaches Fastify, so the test never guesses with a sleep.
+ */
+export function requestReceived (svc: ServiceProcess, url: string, timeoutMs = 10_000): Promise<LogLine> {
+  return svc.waitForLog((l) => l.msg === 'incoming request' && (l.req as { url?: unknown } | undefined)?.url === url, timeoutMs)
+}
+
 /** A service process with peers of its own: what {@link startServiceWithPeers} gives a test. */
 export interface ServiceWithPeers {
   redis: RedisServer
@@ -245,4 +255,21 @@ export async function startServiceWithPeers (t: Owner, env: Record<string, strin
   const udp = await udpListener(t, 0, 4 * 1024 * 1024)
   const svc = await startService(t, { env: { REDIS_URL: redis.url, STATSD_PORT: String(udp.port), ...env } })
   return { redis, udp, svc }
+}
+
+/**
+ * Records every command the redis-server receives from now on (MONITOR, on a connection of
+ * its own closed at teardown), lower-cased name first: how a test sees the service's QUIT.
+ */
+export async function redisCommands (t: Owner, redis: RedisServer): Promise<string[][]> {
+  const client = new Redis(redis.url, { lazyConnect: true })
+  await client.connect()
+  const commands: string[][] = []
+  const stream = await client.monitor()
+  stream.on('monitor', (_time: string, args: string[]) => { commands.push([String(args[0]).toLowerCase(), ...args.slice(1)]) })
+  t.teardown(() => {
+    stream.disconnect()
+    client.disconnect()
+  })
+  return commands
 }
