@@ -46,7 +46,8 @@ const CONTAINER_PORT: Record<string, number> = {
   prometheus: 9090,
   alertmanager: 9093,
   grafana: 3000,
-  'redis-exporter': 9121
+  'redis-exporter': 9121,
+  'alert-log': 5001
 }
 
 /** One-shot services: they run, exit 0, and are what others wait for (no port, no healthcheck). */
@@ -60,6 +61,7 @@ const APP_IMAGE = 'fastify-monitoring:local'
 
 /** Tools each image has for a healthcheck (checked against the images' own Dockerfiles). */
 function healthTools (image: string): string[] {
+  if (image === APP_IMAGE) return ['node']
   // The Alpine image's busybox provides cat and grep.
   if (image.startsWith('redis:')) return ['redis-cli', 'cat', 'grep']
   // prom/* are FROM quay.io/prometheus/busybox; the Grafana image is Alpine (busybox wget);
@@ -176,7 +178,7 @@ t.test('every service restarts, has a healthcheck with a tool its image has, and
     t.same(service.cap_drop, ['ALL'], `${name}: no capabilities`)
     t.ok(service.security_opt?.includes('no-new-privileges:true'), `${name}: no-new-privileges`)
     t.ok(service.user !== undefined && !/^(root|0)(:|$)/.test(service.user), `${name}: runs as ${service.user}, not root`)
-    if (service.build !== undefined) {
+    if (service.build !== undefined && name === 'app') {
       t.equal(service.healthcheck, undefined, `${name}: the Dockerfile's HEALTHCHECK applies`)
       continue
     }
@@ -389,6 +391,17 @@ t.test('names and ports in etc/ match the compose file', async (t) => {
   for (const target of (prometheus.alerting?.alertmanagers ?? []).flatMap((a) => a.static_configs ?? []).flatMap((c) => c.targets)) {
     checkAddress(t, 'alerting', target)
   }
+  const alertmanager = parse(readFileSync(join(ROOT, 'etc', 'alertmanager', 'alertmanager.yml'), 'utf8')) as
+    { receivers: Array<{ name: string, webhook_configs?: Array<{ url: string }> }> }
+  for (const receiver of alertmanager.receivers) {
+    for (const hook of receiver.webhook_configs ?? []) {
+      const url = new URL(hook.url)
+      checkAddress(t, `receiver ${receiver.name}`, `${url.hostname}:${url.port}`)
+    }
+  }
+  t.same(services['alert-log']?.command, ['node', '/etc/compose/alert-log.mjs'], 'alert-log runs the repository\'s receiver')
+  t.equal(hostPath(services['alert-log'] as Service, '/etc/compose/alert-log.mjs'), join(ROOT, 'etc', 'compose', 'alert-log.mjs'), 'mounted from etc/compose')
+  t.match(String(services['alert-log']?.healthcheck?.test?.[3]), new RegExp(`127\\.0\\.0\\.1:${CONTAINER_PORT['alert-log']}/health`), 'its healthcheck asks its own port, not the service\'s')
   const jobs = prometheus.scrape_configs.map((j) => j.job_name)
   for (const job of ['statsd-exporter', 'prometheus', 'alertmanager', 'redis-exporter']) t.ok(jobs.includes(job), `scrape job ${job} exists`)
 
