@@ -402,6 +402,12 @@ t.test('names and ports in etc/ match the compose file', async (t) => {
   t.same(services['alert-log']?.command, ['node', '/etc/compose/alert-log.mjs'], 'alert-log runs the repository\'s receiver')
   t.equal(hostPath(services['alert-log'] as Service, '/etc/compose/alert-log.mjs'), join(ROOT, 'etc', 'compose', 'alert-log.mjs'), 'mounted from etc/compose')
   t.match(String(services['alert-log']?.healthcheck?.test?.[3]), new RegExp(`127\\.0\\.0\\.1:${CONTAINER_PORT['alert-log']}/health`), 'its healthcheck asks its own port, not the service\'s')
+  for (const [name, service] of Object.entries(services)) {
+    const test = service.healthcheck?.test
+    // podman 4.3's Docker-compatible API re-splits CMD arguments at spaces (a CMD-SHELL line is
+    // given to a shell whole, so spaces are fine there).
+    if (Array.isArray(test) && test[0] === 'CMD') t.same(test.filter((a) => /\s/.test(a)), [], `${name}: no space inside a healthcheck argument`)
+  }
   const jobs = prometheus.scrape_configs.map((j) => j.job_name)
   for (const job of ['statsd-exporter', 'prometheus', 'alertmanager', 'redis-exporter']) t.ok(jobs.includes(job), `scrape job ${job} exists`)
 
