@@ -75,7 +75,7 @@ async function pinnedOrStandIn (service: string, pinned: string, build: () => Pr
   const label = await labelOf(image)
   if (label === '') return { service, image, origin: 'pinned', note: `${pinned} (already on the engine)` }
   if (await pull(image)) return { service, image, origin: 'pulled', note: `${pinned} (pulled)` }
-  return { service, image, origin: 'stand-in', note: await build() }
+  return { service, image, origin: 'stand-in', note: (await build()).replace(` ${image}`, '') }
 }
 
 /**

@@ -11,6 +11,7 @@ import { composeProject, composeServices } from './compose.js'
 import { connectEngine, containers, engineMissing, healthPulse } from './engine.js'
 import { checkGrafana } from './grafana.js'
 import { resolveImages } from './images.js'
+import { inAlertLog, inAlertmanager } from './notifications.js'
 import { alertFiring, checkPrometheus, waitHealthy, type Timings } from './stack-checks.js'
 
 const missing = engineMissing() ?? (which('siege') === undefined ? NO_SIEGE : undefined)
@@ -79,6 +80,8 @@ t.test('docker-compose up -d: the whole stack, really run', { skip: missing === 
     t.equal((await get(`${base}/health/ready`)).status, 503, 'readiness answers 503')
     await alertFiring(t, prom, 'FastifyRedisUnreachable', true)
     timings.alert = (Date.now() - stopped) / 1000
+    await inAlertmanager(t, `http://127.0.0.1:${stack.ports.alertmanager}`, 'FastifyRedisUnreachable')
+    if (services['alert-log'] !== undefined) await inAlertLog(t, stack, 'FastifyRedisUnreachable')
     const restarted = Date.now()
     t.equal((await stack.compose(['start', 'redis'])).code, 0, 'docker-compose start redis exits 0')
     await waitHealthy(t, project, services, ['redis'])

@@ -34,8 +34,8 @@ export async function buildStatsdStandIn (base: string): Promise<ServiceImage> {
     const hash = createHash('sha256').update(readFileSync(bundle)).update(baseId)
       .update(readFileSync(new URL(import.meta.url))).digest('hex').slice(0, 16)
     const image = `${NAME}:${hash}`
-    const note = `STAND-IN for statsd-exporter: test/helpers/exporter-stand-in.ts in ${image}`
-    if ((await podman(['image', 'exists', image])).code === 0) return { service: 'statsd-exporter', image, origin: 'stand-in', note: `${note} (cached)` }
+    const note = 'test/helpers/exporter-stand-in.ts on the Dockerfile\'s Node.js base, not prom/statsd-exporter'
+    if ((await podman(['image', 'exists', image])).code === 0) return { service: 'statsd-exporter', image, origin: 'stand-in', note: `cached (${note})` }
 
     mkdirSync(join(dir, 'bin'))
     copyFileSync('/bin/busybox', join(dir, 'bin', 'busybox'))
@@ -52,7 +52,7 @@ export async function buildStatsdStandIn (base: string): Promise<ServiceImage> {
     ].join('\n'))
     const built = await podman(['build', '--format', 'docker', '--quiet', '-t', image, dir], 600_000)
     if (built.code !== 0) throw new Error(`building ${image} failed: ${built.stderr}`)
-    return { service: 'statsd-exporter', image, origin: 'stand-in', note }
+    return { service: 'statsd-exporter', image, origin: 'stand-in', note: `built (${note})` }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
