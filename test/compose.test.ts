@@ -532,3 +532,29 @@ t.test('README and the compose file give the same start command, and it rebuilds
     t.match(up, /--(no-)?build\b/, `README: ${up}`)
   }
 })
+
+t.test('one documented command shows the Grafana admin password, at the path Grafana and the secrets script use', async (t) => {
+  const file = String(services.grafana?.environment?.GF_SECURITY_ADMIN_PASSWORD__FILE)
+  const command = `docker-compose exec grafana cat ${file}`
+  t.ok(readFileSync(join(ROOT, 'README.md'), 'utf8').includes(command), `README: ${command}`)
+  t.ok(composeText.includes(command), 'the compose file\'s header: the same')
+  const script = readFileSync(join(ROOT, 'etc', 'compose', 'secrets.sh'), 'utf8')
+  const relative = posix.relative('/secrets', file)
+  t.match(script, new RegExp(`put ${relative.replace(/[.]/g, '\\.')} "\\$grafana_owner"`), `etc/compose/secrets.sh writes ${relative} for Grafana`)
+  t.equal(services.grafana?.user, '472', 'Grafana runs as 472, the owner the script gives the file (GRAFANA_OWNER default)')
+  t.match(script, /grafana_owner=\$\{GRAFANA_OWNER:-472\}/)
+})
+
+t.test('each secret file is owned by the user of the service that reads it', async (t) => {
+  const script = readFileSync(join(ROOT, 'etc', 'compose', 'secrets.sh'), 'utf8')
+  const owner = (variable: string): string | undefined => new RegExp(`=\\$\\{${variable}:-([^}]+)\\}`).exec(script)?.[1]
+  // node is uid 1000 in the node images (Dockerfile USER node); the secrets script runs in the
+  // Redis image, so `redis` is that image's redis user, the one the redis service runs as.
+  const cases: Array<[string, string, string]> = [['app', 'APP_OWNER', '1000'], ['redis', 'REDIS_OWNER', 'redis'],
+    ['redis-exporter', 'REDIS_EXPORTER_OWNER', '59000'], ['grafana', 'GRAFANA_OWNER', '472']]
+  for (const [service, variable, expected] of cases) {
+    t.equal(owner(variable), expected, `${variable} defaults to ${expected}`)
+    t.equal(String(services[service]?.user).split(':')[0], service === 'app' ? 'node' : expected, `${service} runs as ${String(services[service]?.user)}`)
+    t.match(script, new RegExp(`put ${service}/[\\w.-]+ "\\$${variable.toLowerCase().replace('redis_exporter', 'exporter')}"`), `${service}'s files are given to that user`)
+  }
+})
