@@ -526,11 +526,13 @@ t.test('README and the compose file give the same start command, and it rebuilds
   t.notMatch(row, /\.env/, 'nothing to copy or edit first')
   const header = composeText.split('\n').filter((l) => l.startsWith('#')).join('\n')
   t.match(header, /^# {3}docker-compose up -d --build\b/m, 'the compose file\'s header says the same')
-  // compose builds only a missing image: every `up` the README shows must rebuild, so a
-  // `git pull` never leaves the old code running, or say it runs an image built just before.
-  for (const up of [...readme.matchAll(/docker[- ]compose up\b[^`\n]*/g)].map((m) => m[0])) {
-    t.match(up, /--(no-)?build\b/, `README: ${up}`)
-  }
+  // compose builds only a missing image: every `up` the README tells a user to run must rebuild,
+  // so a `git pull` never leaves the old code running, or say it runs an image built just before.
+  const withCompose = /### With docker-compose\n([\s\S]*?)\n### /.exec(readme)?.[1] ?? ''
+  t.ok(withCompose.length > 0, 'README has a "With docker-compose" section')
+  const ups = [...(twoCommands + withCompose).matchAll(/docker[- ]compose up\b[^`\n]*/g)].map((m) => m[0])
+  t.ok(ups.length >= 2, `${ups.length} start commands in "The two commands" and "With docker-compose"`)
+  for (const up of ups) t.match(up, /--(no-)?build\b/, `README: ${up}`)
 })
 
 t.test('one documented command shows the Grafana admin password, at the path Grafana and the secrets script use', async (t) => {
