@@ -69,7 +69,7 @@ export async function checkPrometheus (t: Test, prom: string): Promise<void> {
   t.ok(evaluated, `every rule evaluated without error${bad.length > 0 ? `: ${bad.join('; ')}` : ''}`)
 
   const ams = await promApi<{ activeAlertmanagers: Array<{ url: string }> }>(prom, '/api/v1/alertmanagers')
-  t.match(ams.activeAlertmanagers.map((a) => a.url), [/alertmanager:9093/], 'Alertmanager discovered inside the compose network')
+  t.match(ams.activeAlertmanagers.map((a) => a.url), [/alertmanager:9093/], 'Prometheus has alertmanager:9093 (the compose service) as its Alertmanager')
 }
 
 /** Seconds of a Prometheus duration like 30s, 1m, 1m30s. */
@@ -97,5 +97,5 @@ export async function alertFiring (t: Test, prom: string, name: string, firing: 
     const now = alerts.some((a) => a.labels.alertname === name && a.state === 'firing')
     return now === firing ? true : undefined
   }, bound * 1000, 1000).catch(() => false)
-  t.ok(ok, `${name} ${firing ? 'fires' : 'resolves'} within ${bound} s (for: ${forClause}): took ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  t.ok(ok, `${name} ${firing ? `fires within ${bound} s (for: ${forClause})` : `resolves within ${bound} s`}: took ${((Date.now() - started) / 1000).toFixed(1)} s`)
 }

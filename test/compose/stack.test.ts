@@ -61,10 +61,11 @@ t.test('docker-compose up -d: the whole stack, really run', { skip: missing === 
 
   await t.test('scripts/load.sh -t 30S against the stack: counts agree', async (t) => {
     const out = await loadSh(['-t', '30S', '-c', '4', '-p', prom, base])
-    const lines = (out.stdout + out.stderr).split('\n').filter((l) => /^(Responses received|By status|Prometheus counted|Counts agree|load\.sh:)/.test(l))
+    const output = out.stdout + out.stderr
+    const lines = output.split('\n').filter((l) => /^(Responses received|By status|Prometheus counted|Counts agree|load\.sh:)/.test(l))
     for (const line of lines) t.comment(`load.sh | ${line}`)
     t.equal(out.code, 0, `load.sh exits 0${out.code === 0 ? '' : `:\n${out.stdout}\n${out.stderr}`}`)
-    t.match(out.stdout, /^Counts agree:\t(exactly|within the cut-off allowance)/m, 'Prometheus counted what siege received')
+    t.match(output, /^Counts agree:\t(exactly|within the cut-off allowance)/m, 'Prometheus counted what siege received')
   })
 
   const item = { key: `compose-${process.pid}`, value: `written before down at ${new Date().toISOString()}` }
