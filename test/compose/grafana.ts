@@ -16,12 +16,12 @@ import type { ComposeProject } from './compose.js'
  */
 const NEVER_CAUSED = ['http_requests_aborted_total', 'statsd_exporter_sample_errors_total', 'statsd_exporter_events_conflict_total']
 
-/** `uid`s of the provisioned datasources (etc/grafana/provisioning/datasources). */
-export function provisionedDatasources (): string[] {
+/** The provisioned datasources (etc/grafana/provisioning/datasources): uid and type. */
+export function provisionedDatasources (): Array<{ uid: string, type: string }> {
   const dir = join(ROOT, 'etc', 'grafana', 'provisioning', 'datasources')
   return readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).flatMap((f) => {
-    const doc = parse(readFileSync(join(dir, f), 'utf8')) as { datasources?: Array<{ uid?: string }> }
-    return (doc.datasources ?? []).map((d) => d.uid ?? '').filter((uid) => uid !== '')
+    const doc = parse(readFileSync(join(dir, f), 'utf8')) as { datasources?: Array<{ uid?: string, type?: string }> }
+    return (doc.datasources ?? []).map((d) => ({ uid: d.uid ?? '', type: d.type ?? '' })).filter((d) => d.uid !== '')
   })
 }
 
@@ -80,7 +80,7 @@ export async function emptyPanels (grafana: GrafanaClient, uid: string, datasour
     const res = await grafana.post<QueryResponse>('/api/ds/query', {
       from: `now-${minutes}m`,
       to: 'now',
-      queries: [{ refId: 'A', datasource: { uid: datasourceUid }, expr, range: true, intervalMs: 10_000, maxDataPoints: 300 }]
+      queries: [{ refId: 'A', datasource: { type: 'prometheus', uid: datasourceUid }, expr, range: true, intervalMs: 10_000, maxDataPoints: 300 }]
     })
     const result = res.body.results?.A
     const points = (result?.frames ?? []).reduce((n, f) => n + (f.data?.values?.[1]?.length ?? 0), 0)
@@ -100,10 +100,11 @@ export async function checkGrafana (t: Test, stack: ComposeProject): Promise<voi
   const secret = await stack.compose(['exec', '-T', 'grafana', 'cat', '/secrets/grafana/admin-password'])
   t.equal(secret.code, 0, 'the generated admin password is readable in the grafana container')
   const grafana = grafanaClient(`http://127.0.0.1:${stack.ports.grafana}`, process.env.GRAFANA_ADMIN_USER ?? 'admin', secret.stdout.trim())
-  for (const uid of provisionedDatasources()) {
-    t.equal((await grafana.get(`/api/datasources/uid/${uid}`)).status, 200, `datasource ${uid} is provisioned`)
+  for (const { uid, type } of provisionedDatasources()) {
+    const res = await grafana.get<{ type?: string }>(`/api/datasources/uid/${uid}`)
+    t.same({ status: res.status, type: res.body.type }, { status: 200, type }, `${type} datasource ${uid} is provisioned`)
   }
-  const prometheusUid = provisionedDatasources()[0] ?? 'prometheus'
+  const prometheusUid = provisionedDatasources().find((d) => d.type === 'prometheus')?.uid ?? 'prometheus'
   for (const uid of provisionedDashboards()) {
     t.equal((await grafana.get(`/api/dashboards/uid/${uid}`)).status, 200, `dashboard ${uid} is provisioned`)
     t.same(await emptyPanels(grafana, uid, prometheusUid), [], `every panel query of ${uid} returns data through /api/ds/query`)
