@@ -61,6 +61,8 @@ export interface ContainerState {
   /** healthy, unhealthy, starting, or '' for a container without a healthcheck. */
   health: string
   exitCode: number
+  /** When the container last exited (ISO time; podman's zero time while it runs). */
+  finishedAt: string
 }
 
 /** Every container of compose project `project` (compose labels them), running or not. */
@@ -72,14 +74,15 @@ export async function containers (project: string): Promise<ContainerState[]> {
   const parsed = JSON.parse(out.stdout) as Array<{
     Name: string
     Config: { Labels: Record<string, string> }
-    State: { Status: string, ExitCode: number, Health?: { Status: string }, Healthcheck?: { Status: string } }
+    State: { Status: string, ExitCode: number, FinishedAt: string, Health?: { Status: string }, Healthcheck?: { Status: string } }
   }>
   return parsed.map((c) => ({
     name: c.Name,
     service: c.Config.Labels['com.docker.compose.service'] ?? '',
     status: c.State.Status,
     health: c.State.Health?.Status ?? c.State.Healthcheck?.Status ?? '',
-    exitCode: c.State.ExitCode
+    exitCode: c.State.ExitCode,
+    finishedAt: c.State.FinishedAt
   }))
 }
 

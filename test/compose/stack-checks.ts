@@ -11,7 +11,7 @@ import type { ComposeService } from './compose.js'
 import { containers, podman, type ContainerState } from './engine.js'
 
 /** Seconds each step took, printed at the end. */
-export interface Timings { up?: number, alert?: number, recovery?: number, resolved?: number, stopApp?: number }
+export interface Timings { up?: number, alert?: number, recovery?: number, resolved?: number, stopApp?: number, appExited?: number }
 
 /** A service is ready when a one-shot (`restart: "no"`) exited 0, else when healthy (or running, without a healthcheck). */
 function ready (service: ComposeService | undefined, c: ContainerState): boolean {

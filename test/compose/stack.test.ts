@@ -109,10 +109,11 @@ t.test('docker-compose up -d: the whole stack, really run', { skip: missing === 
     timings.stopApp = (Date.now() - started) / 1000
     const state = (await containers(project)).find((c) => c.service === 'app')
     t.same({ status: state?.status, exitCode: state?.exitCode }, { status: 'exited', exitCode: 0 }, 'the app container exited with status 0 (podman inspect)')
+    timings.appExited = (Date.parse(state?.finishedAt ?? '') - started) / 1000
   })
 
   t.comment(`timings (s): up ${fmt(timings.up)}; stop redis -> FastifyRedisUnreachable firing ${fmt(timings.alert)}; ` +
-    `start redis -> 200 ${fmt(timings.recovery)}, -> alert resolved ${fmt(timings.resolved)}; stop app ${fmt(timings.stopApp)}`)
+    `start redis -> 200 ${fmt(timings.recovery)}, -> alert resolved ${fmt(timings.resolved)}; stop app ${fmt(timings.stopApp)} (the container exited ${fmt(timings.appExited)} s after the command started)`)
   t.comment(`stand-ins: ${standIns.length === 0 ? 'none' : standIns.join(', ')}; absent: ${absent.length === 0 ? 'none' : absent.join(', ')}`)
 })
 

