@@ -174,7 +174,8 @@ prom_ready() {
   esac
 }
 
-# The services Prometheus has series of (names joined by ", "), empty for none.
+# The services Prometheus has series of (names joined by ", "), empty for none: the same series
+# as $freshness, grouped by service.
 prom_services() {
   curl -fsS --max-time 5 --data-urlencode 'query=group by (service) ({__name__=~"service_info|http_requests_total"})' \
     "$prometheus/api/v1/query" 2>/dev/null | jq -r '[.data.result[].metric.service // empty] | join(", ")' 2>/dev/null
@@ -198,12 +199,15 @@ wait_first_scrape() {
   while :; do
     ready=0
     prom_ready || ready=$?
-    if [ "$ready" -eq 0 ] && [ -n "$(prom_query "$freshness" "$(now)" || true)" ]; then
-      [ "$said" -eq 0 ] || waited="Prometheus has series of service=\"$service\" after $(( $(date +%s) - started )) s"
-      return 0
-    fi
     if [ "$ready" -eq 0 ]; then
+      # One answer decides between "ours is there" and "only others are": two queries could
+      # straddle the first scrape.
       others=$(prom_services || true)
+      case ", $others, " in
+        *", $service, "*)
+          [ "$said" -eq 0 ] || waited="Prometheus has series of service=\"$service\" after $(( $(date +%s) - started )) s"
+          return 0 ;;
+      esac
       if [ -n "$others" ]; then waited="it has series of other services only: $others"; return 2; fi
       if [ -n "$(prom_query "$exporter_down" "$(now)" || true)" ]; then waited="its statsd-exporter target is down"; return 2; fi
     fi
