@@ -57,7 +57,7 @@ async function labelOf (image: string): Promise<string | undefined> {
 }
 
 async function pull (image: string): Promise<boolean> {
-  return (await podman(['pull', '--quiet', image], 600_000)).code === 0
+  return (await podman(['pull', '--quiet', image], 300_000)).code === 0
 }
 
 async function script (name: string, args: string[]): Promise<string> {
