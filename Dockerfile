@@ -9,7 +9,12 @@
 FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# Behind a TLS-intercepting proxy npm needs the machine's npm config and CA bundle: optional
+# build secrets (README "Behind a TLS-intercepting proxy"), mounted for this RUN only, never in a layer.
+RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
+    if [ -f /run/secrets/npmrc ]; then export NPM_CONFIG_USERCONFIG=/run/secrets/npmrc; fi; \
+    if [ -f /run/secrets/cacert ]; then export NPM_CONFIG_CAFILE=/run/secrets/cacert; fi; \
+    npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY service ./service
 RUN npm run build
@@ -19,7 +24,10 @@ WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 # --ignore-scripts: no dependency needs an install script, so none gets to run one.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
+    if [ -f /run/secrets/npmrc ]; then export NPM_CONFIG_USERCONFIG=/run/secrets/npmrc; fi; \
+    if [ -f /run/secrets/cacert ]; then export NPM_CONFIG_CAFILE=/run/secrets/cacert; fi; \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:24.22.3-bookworm-slim
 # The service runs `node dist/server.js` directly, so the package managers are dead weight

@@ -2,8 +2,11 @@
 # Installs the system packages the tests and the native stack use, from Debian's archive:
 # redis-server, prometheus (with promtool), prometheus-alertmanager (with amtool),
 # prometheus-redis-exporter, siege, wrk, curl and jq (scripts/load.sh asks Prometheus for its
-# count with them), docker-compose (used only to validate docker-compose.yml) and unzip
-# (scripts/ensure-kubectl.sh unpacks kubectl with it).
+# count with them), and for the compose test (test/compose): docker-compose, podman with runc,
+# CNI networking (containernetworking-plugins, iptables, and the dnsname plugin without which
+# compose's services cannot find each other by name), debootstrap and busybox-static (the
+# stand-in images are built from these and the packages above), and unzip (scripts/ensure-kubectl.sh
+# unpacks kubectl with it).
 # statsd_exporter and Grafana are not packaged by Debian: put their binaries on PATH to run the
 # parts that need them.
 # Skips apt entirely when everything is already there; needs root (or sudo) otherwise.
@@ -11,9 +14,15 @@ set -euo pipefail
 need=()
 for pair in redis-server:redis-server promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
             amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter \
-            siege:siege wrk:wrk curl:curl jq:jq docker-compose:docker-compose unzip:unzip; do
+            siege:siege wrk:wrk curl:curl jq:jq docker-compose:docker-compose podman:podman runc:runc \
+            debootstrap:debootstrap unzip:unzip; do
   bin=${pair%%:*} pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
+done
+# Files rather than commands: the static busybox the stand-ins copy, podman's network plugins.
+for pair in /bin/busybox:busybox-static /usr/lib/cni/bridge:containernetworking-plugins /usr/sbin/iptables:iptables \
+            /usr/lib/cni/dnsname:golang-github-containernetworking-plugin-dnsname; do
+  [ -e "${pair%%:*}" ] || need+=("${pair##*:}")
 done
 if [ ${#need[@]} -eq 0 ]; then
   echo "install-deps: all system packages present"

@@ -12,8 +12,9 @@
 #   -s  the `service` label to count, default $SERVICE_NAME, else fastify-monitoring
 #   base-url  default $BASE_URL, else http://127.0.0.1:8080
 # Environment: LOAD_PROGRESS_SECONDS (5) between progress lines; METRICS_FLUSH_INTERVAL_MS
-# (1000, the service's) and LOAD_SCRAPE_TIMEOUT_SECONDS (60) for the wait for the last scrape;
-# LOAD_STOP_GRACE_SECONDS (30): siege still running this long after -t is stopped.
+# (1000, the service's) and LOAD_SCRAPE_TIMEOUT_SECONDS (60) for each wait on Prometheus: to be
+# ready and scrape the service a first time (a stack started just before), and for the last
+# scrape; LOAD_STOP_GRACE_SECONDS (30): siege still running this long after -t is stopped.
 #
 # Prints a progress line every few seconds, siege's summary, "Responses received" (siege leaves
 # 5xx out of "Transactions") by status, and, when Prometheus answers, how many responses it
@@ -161,6 +162,68 @@ count_after() {
   return 1
 }
 
+# Prometheus's readiness: 0 ready; 1 something answers at the address but is not ready yet (a
+# container starting: an empty reply, a reset, a 503); 2 nothing there (refused, no such host).
+prom_ready() {
+  local rc=0
+  curl -fsS --max-time 5 -o /dev/null "$prometheus/-/ready" 2>/dev/null || rc=$?
+  case $rc in
+    0) return 0 ;;
+    6 | 7) return 2 ;;
+    *) return 1 ;;
+  esac
+}
+
+# The services Prometheus has series of (names joined by ", "), empty for none: the same series
+# as $freshness, grouped by service.
+prom_services() {
+  curl -fsS --max-time 5 --data-urlencode 'query=group by (service) ({__name__=~"service_info|http_requests_total"})' \
+    "$prometheus/api/v1/query" 2>/dev/null | jq -r '[.data.result[].metric.service // empty] | join(", ")' 2>/dev/null
+}
+
+# The exporter's scrape job (etc/prometheus/prometheus.yml) scraped twice or more in the last 5
+# minutes and never up: the service's series cannot come.
+exporter_down='count_over_time(up{job="statsd-exporter"}[5m]) >= 2 and max_over_time(up{job="statsd-exporter"}[5m]) == 0'
+
+# Started right after the stack (docker-compose up -d returns before Prometheus is ready and
+# before its first scrape of the service), Prometheus has no series yet: wait for them, up to
+# LOAD_SCRAPE_TIMEOUT_SECONDS, with a line saying so. Gives up early, and says why in $waited,
+# when Prometheus has series of other services only (a wrong -s) or the exporter is down.
+# Fails (status 1 not ready, 2 no series) after the wait; after a successful wait $waited says
+# how long it took.
+waited=""
+wait_first_scrape() {
+  local started deadline said=0 others ready
+  started=$(date +%s)
+  deadline=$(( started + scrape_timeout ))
+  while :; do
+    ready=0
+    prom_ready || ready=$?
+    if [ "$ready" -eq 0 ]; then
+      # One answer decides between "ours is there" and "only others are": two queries could
+      # straddle the first scrape.
+      others=$(prom_services || true)
+      case ", $others, " in
+        *", $service, "*)
+          [ "$said" -eq 0 ] || waited="Prometheus has series of service=\"$service\" after $(( $(date +%s) - started )) s"
+          return 0 ;;
+      esac
+      if [ -n "$others" ]; then waited="it has series of other services only: $others"; return 2; fi
+      if [ -n "$(prom_query "$exporter_down" "$(now)" || true)" ]; then waited="its statsd-exporter target is down"; return 2; fi
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      waited="waited ${scrape_timeout} s (LOAD_SCRAPE_TIMEOUT_SECONDS)"
+      [ "$ready" -eq 0 ] && return 2
+      return 1
+    fi
+    if [ "$said" -eq 0 ]; then
+      say "waiting up to ${scrape_timeout} s for Prometheus at $prometheus to be ready and to scrape service=\"$service\" for the first time"
+      said=1
+    fi
+    sleep 1
+  done
+}
+
 # Now in Unix seconds with milliseconds where date has %N (GNU), else whole seconds.
 now() { local t; t=$(date +%s.%3N); [[ $t =~ ^[0-9]+\.[0-9]+$ ]] || t=$(date +%s); printf '%s' "$t"; }
 # Unix seconds as a wall-clock time (GNU date -d, BSD date -r).
@@ -171,10 +234,23 @@ settle=$(( (flush_ms + 999) / 1000 + 1 ))
 
 if ! command -v curl >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
   prom_note="curl and jq are needed to ask Prometheus (apt-get install curl jq)"
-elif ! curl -fsS --max-time 5 -o /dev/null "$prometheus/-/ready" 2>/dev/null; then
-  prom_note="no Prometheus answers at $prometheus (set PROMETHEUS_URL or -p)"
-elif [ -z "$(prom_query "$freshness" "$(now)" || true)" ]; then
-  prom_note="Prometheus at $prometheus has no series with service=\"$service\" (is statsd_exporter running and scraped? scripts/stack.sh status; another name: -s)"
+else
+  first=0
+  prom_ready || first=$?
+  if [ "$first" -eq 2 ]; then
+    prom_note="no Prometheus answers at $prometheus (set PROMETHEUS_URL or -p)"
+  else
+    first=0
+    wait_first_scrape || first=$?
+    if [ "$first" -eq 1 ]; then
+      prom_note="Prometheus at $prometheus was not ready within ${scrape_timeout} s"
+    elif [ "$first" -eq 2 ]; then
+      say "Prometheus has no series of service=\"$service\": $waited"
+      prom_note="Prometheus at $prometheus has no series with service=\"$service\" (is statsd_exporter running and scraped? scripts/stack.sh status; another name: -s)"
+    elif [ -n "$waited" ]; then
+      say "$waited"
+    fi
+  fi
 fi
 if [ -n "$prom_note" ]; then
   say "the count will not be checked: $prom_note"

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 
 /**
@@ -18,7 +19,10 @@ export interface Config {
   readonly serviceName: string
   /** SERVICE_INSTANCE: the `instance` tag on every metric (default: host name). */
   readonly serviceInstance: string
-  /** REDIS_URL: redis:// or rediss:// URL, may carry a password (default redis://127.0.0.1:6379). */
+  /**
+   * REDIS_URL: redis:// or rediss:// URL, may carry a password (default redis://127.0.0.1:6379).
+   * With REDIS_PASSWORD_FILE set, the password read from that file is put into this URL.
+   */
   readonly redisUrl: string
   /** REDIS_COMMAND_TIMEOUT_MS: a Redis command failing past this answers 503 (ms, default 500). */
   readonly redisCommandTimeoutMs: number
@@ -107,6 +111,30 @@ function bool (env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `${JSON.stringify(raw)} is not a boolean (true/false, 1/0, yes/no, on/off)`)
 }
 
+/**
+ * REDIS_PASSWORD_FILE: a file holding Redis's password (one line; a trailing newline is
+ * dropped), as the compose stack's `secrets` service writes it, so the password is in no
+ * environment variable or command line. Returns `url` with that password, percent-encoded.
+ * @throws {ConfigError} naming REDIS_PASSWORD_FILE when the file cannot be read, is empty or
+ *   holds more than one line, or when `url` already carries a password (which one wins would
+ *   be a guess).
+ */
+function withPasswordFile (env: Env, url: string): string {
+  const file = env.REDIS_PASSWORD_FILE
+  if (file === undefined || file === '') return url
+  let password: string
+  try {
+    password = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+  } catch (err) {
+    throw new ConfigError('REDIS_PASSWORD_FILE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  if (password === '' || /[\r\n]/.test(password)) throw new ConfigError('REDIS_PASSWORD_FILE', `${file} must hold the password on one line`)
+  const parsed = new URL(url)
+  if (parsed.password !== '') throw new ConfigError('REDIS_PASSWORD_FILE', 'REDIS_URL carries a password too: set only one of them')
+  parsed.password = encodeURIComponent(password)
+  return parsed.href
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** A tag value must not contain the DogStatsD separators `,`, `|`, `#` or white space. */
@@ -134,7 +162,7 @@ export function loadConfig (env: Env = process.env, version = '0.0.0'): Config {
     logLevel: logLevel as Config['logLevel'],
     serviceName: text(env, 'SERVICE_NAME', 'fastify-monitoring', TAG_VALUE),
     serviceInstance: text(env, 'SERVICE_INSTANCE', instanceDefault, TAG_VALUE),
-    redisUrl,
+    redisUrl: withPasswordFile(env, redisUrl),
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 500, 10, 60000),
     redisConnectTimeoutMs: integer(env, 'REDIS_CONNECT_TIMEOUT_MS', 2000, 10, 60000),
     redisWaitAtStart: bool(env, 'REDIS_WAIT_AT_START', false),

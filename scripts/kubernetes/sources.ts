@@ -42,14 +42,15 @@ export function parseImage (ref: string): ImageRef {
 }
 
 /**
- * The image of each docker-compose.yml service that has one (`build:`-only services, the app,
- * are absent), keyed by compose service name.
+ * The image of each docker-compose.yml service that pulls one, keyed by compose service name.
+ * Services with `build:` (the app, alert-log) are absent: their `image:` only names the local
+ * build (fastify-monitoring:local), not a release.
  */
 export function composeImages (): Record<string, ImageRef> {
-  const compose = parse(readSource('docker-compose.yml')) as { services: Record<string, { image?: string }> }
+  const compose = parse(readSource('docker-compose.yml')) as { services: Record<string, { image?: string, build?: unknown }> }
   const out: Record<string, ImageRef> = {}
   for (const [service, spec] of Object.entries(compose.services)) {
-    if (typeof spec.image === 'string') out[service] = parseImage(spec.image)
+    if (typeof spec.image === 'string' && spec.build === undefined) out[service] = parseImage(spec.image)
   }
   return out
 }

@@ -61,7 +61,7 @@ t.test('current syntax: matchers, never the deprecated match/match_re', async (t
     if (route.receiver !== undefined) t.ok(names.has(route.receiver), `receiver ${route.receiver} is defined`)
   }
   for (const url of config.receivers.flatMap((r) => r.webhook_configs ?? []).map((w) => w.url)) {
-    t.match(url, /^http:\/\/127\.0\.0\.1:/, `${url}: a local placeholder, no outside service`)
+    t.match(url, /^http:\/\/alert-log:5001\//, `${url}: the compose stack's alert-log (etc/compose/alert-log.mjs), no outside service`)
   }
 })
 

@@ -16,6 +16,13 @@ export interface ExporterStandIn {
   requests (where?: (labels: Record<string, string>) => boolean): number
 }
 
+/** Where the stand-in listens: free ports on 127.0.0.1 unless given (a container binds 0.0.0.0). */
+export interface ExporterStandInOptions {
+  host?: string
+  udpPort?: number
+  httpPort?: number
+}
+
 const STATSD_TYPES: Record<MetricDefinition['type'], string> = { counter: 'c', gauge: 'g', timer: 'ms' }
 
 /**
@@ -27,13 +34,15 @@ const STATSD_TYPES: Record<MetricDefinition['type'], string> = { counter: 'c', g
  * test/etc/query.test.ts). As in the exporter: tags become labels, counters add, gauges keep the
  * last value, a timer line observes each value in seconds (ms / 1000), unknown names and wrong
  * types are dropped. Sample rates are not handled: the service never sends them.
+ * `/-/healthy` answers 200, as the exporter's does (compose's healthcheck asks it).
  * Both sockets close at teardown.
  */
-export async function startExporterStandIn (t: TestLike): Promise<ExporterStandIn> {
+export async function startExporterStandIn (t: TestLike, opts: ExporterStandInOptions = {}): Promise<ExporterStandIn> {
+  const host = opts.host ?? '127.0.0.1'
   const registry = new ExporterRegistry()
   const byName = new Map(ALL_METRICS.map((m) => [`${m.statsd}|${STATSD_TYPES[m.type]}`, m]))
   let consumed = 0
-  const udp = await udpListener(t)
+  const udp = await udpListener(t, opts.udpPort ?? 0, undefined, host)
 
   // Lines are taken in arrival order, each once, whenever the page or a count is read.
   const ingest = (): void => {
@@ -55,13 +64,17 @@ export async function startExporterStandIn (t: TestLike): Promise<ExporterStandI
 
   const server = createServer((req, res) => {
     ingest()
+    if (req.url === '/-/healthy') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('OK\n')
+      return
+    }
     if (req.url !== '/metrics') {
       res.writeHead(404).end()
       return
     }
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(registry.render())
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => server.listen(opts.httpPort ?? 0, host, () => resolve()))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0

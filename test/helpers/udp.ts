@@ -18,12 +18,13 @@ export interface UdpListener {
 /**
  * Binds a UDP socket on 127.0.0.1 (a free port unless `port` is given), closed at teardown.
  * @param recvBufferBytes kernel receive buffer to ask for (bursts in benchmarks need more).
+ * @param host address to bind: 0.0.0.0 where the sender is another host (a container's peer).
  */
-export async function udpListener (t: TestLike, port = 0, recvBufferBytes?: number): Promise<UdpListener> {
+export async function udpListener (t: TestLike, port = 0, recvBufferBytes?: number, host = '127.0.0.1'): Promise<UdpListener> {
   const socket: Socket = createSocket('udp4')
   const datagrams: string[] = []
   socket.on('message', (msg) => { datagrams.push(msg.toString('utf8')) })
-  await new Promise<void>((resolve) => socket.bind(port, '127.0.0.1', () => resolve()))
+  await new Promise<void>((resolve) => socket.bind(port, host, () => resolve()))
   if (recvBufferBytes !== undefined) socket.setRecvBufferSize(recvBufferBytes)
   let closed = false
   const close = (): Promise<void> => new Promise((resolve) => {
