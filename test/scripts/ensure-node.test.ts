@@ -18,7 +18,7 @@ const script = readFileSync(join(ROOT, 'scripts', 'ensure-node.sh'), 'utf8')
 const NODE_VERSION = /^NODE_VERSION=\$\{NODE_VERSION:-(\S+)\}$/m.exec(script)?.[1] ?? ''
 const NODE_PREVIOUS_VERSION = /^NODE_PREVIOUS_VERSION=(\S+)$/m.exec(script)?.[1] ?? ''
 const ENGINES = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node
-/** engines' floors, `^24.22.3 || ^26.12.1` -> [[24, 22, 3], [26, 12, 1]]. */
+/** engines' floors, `^24.1.2 || ^26.3.4` -> [[24, 1, 2], [26, 3, 4]]. */
 const FLOORS = ENGINES.split('||').map((term) => /^\s*\^(\d+)\.(\d+)\.(\d+)\s*$/.exec(term)?.slice(1).map(Number) ?? [])
 /** Where npm lives (the script finds npm's own `semver` beside it). */
 const NPM_DIR = dirname(execFileSync('bash', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim())
