@@ -34,8 +34,8 @@ FROM node:26.12.1-trixie-slim
 # left runnable in the container, and scanners that read the merged filesystem (Trivy's and
 # Grype's default) stop reporting npm's bundled packages. This does not make the image smaller:
 # a later layer cannot shrink the base layer, it only adds ~11 kB of deletion markers over it.
-# Shipping fewer bytes would need a final stage on another base (Debian plus the node binary),
-# a second image to pin and keep in step, for ~20 MB of 230: not taken.
+# Shipping fewer bytes would need a final stage on another base (Debian plus the node binary):
+# a second image to pin and keep in step, for npm's ~19 MB (npm 11, unpacked): not taken.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
 ENV NODE_ENV=production \
