@@ -2,7 +2,8 @@
 # Installs the system packages the tests and the native stack use, from Debian's archive:
 # redis-server, prometheus (with promtool), prometheus-alertmanager (with amtool),
 # prometheus-redis-exporter, siege, wrk, curl and jq (scripts/load.sh asks Prometheus for its
-# count with them) and docker-compose (used only to validate docker-compose.yml).
+# count with them), docker-compose (used only to validate docker-compose.yml) and unzip
+# (scripts/ensure-kubectl.sh unpacks kubectl with it).
 # statsd_exporter and Grafana are not packaged by Debian: put their binaries on PATH to run the
 # parts that need them.
 # Skips apt entirely when everything is already there; needs root (or sudo) otherwise.
@@ -10,7 +11,7 @@ set -euo pipefail
 need=()
 for pair in redis-server:redis-server promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
             amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter \
-            siege:siege wrk:wrk curl:curl jq:jq docker-compose:docker-compose; do
+            siege:siege wrk:wrk curl:curl jq:jq docker-compose:docker-compose unzip:unzip; do
   bin=${pair%%:*} pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

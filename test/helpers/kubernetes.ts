@@ -17,7 +17,30 @@ export const KUBECTL_BIN = process.env.KUBECTL_BIN ?? 'kubectl'
 
 /** The reason tests give when they skip because kubectl is missing. */
 export const NO_KUBECTL = 'kubectl is not installed (kubectl >= 1.27 with its built-in kustomize renders ' +
-  'etc/kubernetes; or set KUBECTL_BIN): the rendered manifests are not checked'
+  'etc/kubernetes: `source scripts/ensure-kubectl.sh`, as .ci/run does, or set KUBECTL_BIN): the rendered manifests are not checked'
+
+/** Every kind the deployment is made of. */
+const ALL_KINDS = [
+  'AlertmanagerConfig', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy',
+  'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'StatefulSet'
+] as const
+
+/**
+ * The kinds each kustomization (relative to etc/kubernetes) renders, exactly, sorted. A fixed
+ * table, not read from the render, so an overlay that loses an object fails the render test.
+ * managed-redis deletes the in-cluster Redis: its StatefulSet (its Service and NetworkPolicy
+ * too, kinds the app still has).
+ */
+export const EXPECTED_KINDS: Readonly<Record<string, readonly string[]>> = {
+  base: ALL_KINDS,
+  'overlays/example': ALL_KINDS,
+  'overlays/managed-redis': ALL_KINDS.filter((k) => k !== 'StatefulSet')
+}
+
+/** True when the kustomization runs Redis in the cluster (a StatefulSet), per {@link EXPECTED_KINDS}. */
+export function inClusterRedis (dir: string): boolean {
+  return EXPECTED_KINDS[dir]?.includes('StatefulSet') === true
+}
 
 /**
  * Schema versions the objects are validated against: kubernetes-models 5.x is generated from
@@ -68,6 +91,16 @@ export function sourceObjects (dir: string): KubeObject[] {
   const path = `${KUBERNETES_DIR}${dir}/`
   return readdirSync(path).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort()
     .flatMap((f) => parseObjects(readFileSync(path + f, 'utf8')))
+}
+
+/**
+ * The objects checks that need no render read, by kustomization: every kustomization rendered
+ * when kubectl runs; without kubectl, only `base` as written (base/ and base/generated/), which
+ * lacks what only a render makes: overlay patches, image tags, namespaces, ConfigMap hashes.
+ */
+export function manifests (): Array<[string, KubeObject[]]> {
+  if (haveKubectl()) return kustomizations().map((k) => [k, render(k)])
+  return [['base', [...sourceObjects('base'), ...sourceObjects('base/generated')]]]
 }
 
 /** Where each apiVersion's models live: group/version -> module. */

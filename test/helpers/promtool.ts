@@ -111,3 +111,43 @@ export function durationSeconds (duration: string): number {
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== duration) throw new Error(`not a duration: ${duration}`)
   return parts.reduce((sum, [, n, unit]) => sum + Number(n) * units[unit], 0)
 }
+
+/** A number in promtool's series notation (Prometheus's own float spellings included). */
+const NUMBER = String.raw`[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Inf|NaN`
+/** A number of the notation as a JS number (`Inf` is Prometheus's spelling of Infinity). */
+function float (text: string): number {
+  return Number(text.replace(/Inf$/, 'Infinity'))
+}
+/** `a+bxn`, `a-bxn` and `axn` (= `a+0xn`): n+1 values from a, b apart. */
+const RUN = new RegExp(`^(${NUMBER})(?:([+-])(${NUMBER}))?x(\\d+)$`)
+
+/**
+ * Expands the `values` of a promtool input series into one entry per evaluation step (promtool's
+ * notation, Prometheus docs "Unit testing for rules"): `a+bxn` and `a-bxn` are the n+1 values
+ * a, a±b, ... a±n·b; `axn` is a n+1 times; `_` is one missing sample and `_xn` n of them;
+ * `stale` a staleness marker. Missing and stale samples are `undefined` (no value at that step).
+ * @throws {Error} for a term outside that notation.
+ */
+export function expandValues (values: string): Array<number | undefined> {
+  const out: Array<number | undefined> = []
+  for (const term of values.trim().split(/\s+/).filter((s) => s !== '')) {
+    const gaps = /^_(?:x(\d+))?$/.exec(term)
+    if (gaps !== null) {
+      out.push(...Array<undefined>(gaps[1] === undefined ? 1 : Number(gaps[1])).fill(undefined))
+      continue
+    }
+    if (term === 'stale') {
+      out.push(undefined)
+      continue
+    }
+    const run = RUN.exec(term)
+    if (run !== null) {
+      const step = (run[2] === '-' ? -1 : 1) * float(run[3] ?? '0')
+      for (let k = 0; k <= Number(run[4]); k++) out.push(float(run[1] ?? '') + k * step)
+      continue
+    }
+    if (!new RegExp(`^(?:${NUMBER})$`).test(term)) throw new Error(`not promtool series notation: ${term} (in ${values})`)
+    out.push(float(term))
+  }
+  return out
+}

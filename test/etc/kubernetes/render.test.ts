@@ -1,13 +1,7 @@
 import t, { type Test } from 'tap'
 import {
-  NO_KUBECTL, SCHEMAS, haveKubectl, kustomizations, render, sourceObjects, validate, type KubeObject
+  EXPECTED_KINDS, NO_KUBECTL, SCHEMAS, haveKubectl, inClusterRedis, kustomizations, render, sourceObjects, validate, type KubeObject
 } from '../../helpers/kubernetes.js'
-
-/** Every kind the deployment is made of; each rendering must hold all of them. */
-const KINDS = [
-  'AlertmanagerConfig', 'ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy',
-  'PodDisruptionBudget', 'PodMonitor', 'PrometheusRule', 'Service', 'StatefulSet'
-]
 
 async function expectValid (t: Test, objects: KubeObject[]): Promise<void> {
   for (const o of objects) {
@@ -29,12 +23,15 @@ t.test(`the object files as written validate against ${SCHEMAS}`, async (t) => {
 
 t.test('kubectl kustomize renders the base and every overlay', { skip: haveKubectl() ? false : NO_KUBECTL }, async (t) => {
   t.ok(kustomizations().some((k) => k.startsWith('overlays/')), 'at least one overlay')
+  t.same(Object.keys(EXPECTED_KINDS).sort(), kustomizations(), 'EXPECTED_KINDS lists every kustomization, and no other')
   for (const dir of kustomizations()) {
     t.test(dir, async (t) => {
       const objects = render(dir)
       const kinds = [...new Set(objects.map((o) => o.kind))].sort()
-      const redis = kinds.includes('StatefulSet') ? 'in-cluster Redis' : 'managed Redis: no StatefulSet'
-      t.same(kinds, KINDS.filter((k) => k !== 'StatefulSet' || kinds.includes(k)), `every kind, nothing else (no Secret); ${redis}`)
+      const expected = EXPECTED_KINDS[dir] ?? []
+      const redis = inClusterRedis(dir) ? 'in-cluster Redis: a StatefulSet' : 'managed Redis: no StatefulSet'
+      t.same(expected.filter((k) => !kinds.includes(k)), [], `${dir}: no kind of EXPECTED_KINDS missing (${redis})`)
+      t.same(kinds.filter((k) => !expected.includes(k)), [], `${dir}: no kind beyond EXPECTED_KINDS (no Secret)`)
       const ids = objects.map((o) => `${o.kind}/${o.metadata.name}`)
       t.equal(new Set(ids).size, ids.length, 'no two objects of a kind share a name')
       await expectValid(t, objects)
