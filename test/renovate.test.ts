@@ -1,8 +1,9 @@
 /**
  * renovate.json: valid for Renovate's own validator, and no pin left out. A broad scan finds the
- * pins (every `image:tag` reference outside the tests, every occurrence of the two Node.js
- * releases scripts/ensure-node.sh pins), and each must sit inside a match of one of the managers
- * (test/helpers/renovate-managers.ts applies renovate.json's own regexes); the ones that must
+ * pins (every `image:tag` reference outside the tests, every `NAME_VERSION=x.y.z` in a script,
+ * every occurrence of the two Node.js releases scripts/ensure-node.sh pins), and each must sit
+ * inside a match of one of the managers (test/helpers/renovate-managers.ts applies
+ * renovate.json's own regexes); the ones that must
  * move together must be matched with the same name and version, so that they share a branch.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -26,12 +27,18 @@ function repoFiles (): Map<string, string> {
     .map((f) => [f, readFileSync(join(ROOT, f), 'utf8')]))
 }
 
+/**
+ * Versions that follow from another pin rather than being chosen: the kubectl inside the package
+ * KUBECTL_PACKAGE_VERSION names (ensure-kubectl.sh checks it, with its SHA-256, at install).
+ */
+const DERIVED = new Set(['scripts/ensure-kubectl.sh KUBECTL_VERSION'])
+
 interface FoundPin { file: string, start: number, text: string }
 const IMAGE = /(?<![\w./@-])((?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*):(v?\d+\.\d+[\w.-]*)/gd
 
 /**
- * Pins by a scan that knows no manager: image references with a version tag and kustomize's
- * `newTag:` values (names with a dot
+ * Pins by a scan that knows no manager: image references with a version tag, kustomize's
+ * `newTag:` values, `NAME_VERSION=` assignments (names with a dot
  * but no slash, and all-digit names, are StatsD lines; the service's own image carries package.json's
  * version), and the Node.js releases, except on the README line naming the benchmark machine
  * of the recorded results (history, not a pin).
@@ -43,6 +50,10 @@ function scanPins (files: Map<string, string>): FoundPin[] {
       const name = m[1]!
       if ((name.includes('.') && !name.includes('/')) || /^\d+$/.test(name) || /(^|\/)fastify-monitoring$/.test(name)) continue
       out.push({ file, start: m.indices![2]![0], text: m[0] })
+    }
+    // Versions assigned in scripts (`NAME_VERSION=1.2.3`), but facts about another pin.
+    for (const m of text.matchAll(/^([A-Z][A-Z0-9_]*VERSION)=["']?(?:\$\{\w+:-)?(\d+\.\d+\.\d+)/gmd)) {
+      if (!DERIVED.has(`${file} ${m[1]!}`)) out.push({ file, start: m.indices![2]![0], text: m[0] })
     }
     // kustomize's split form: the tag apart from the name.
     for (const m of text.matchAll(/^[ \t-]*newTag:[ \t]*["']?([^"'\s#]+)/gmd)) out.push({ file, start: m.indices![1]![0], text: m[0].trim() })
@@ -131,6 +142,6 @@ t.test('fixtures: a `$' + '{VAR:-image:tag}` compose image is matched, and a pin
   const files = repoFiles()
   const variable = new Map([...files, ['docker-compose.override.yml', 'services:\n  redis:\n    image: $' + '{REDIS_IMAGE:-redis:8.10.2-alpine}\n']])
   t.same(uncovered(variable), [], 'the image behind a variable has its regex manager')
-  const stray = new Map([...files, ['scripts/other.sh', `docker run prom/prometheus:v3.14.0\nNODE=${NODE_PREVIOUS}\n`]])
-  t.same(uncovered(stray).map((f) => f.text), ['prom/prometheus:v3.14.0', NODE_PREVIOUS], 'both pins outside every manager are found')
+  const stray = new Map([...files, ['scripts/other.sh', `docker run prom/prometheus:v3.14.0\nOTHER_VERSION=1.2.3\nNODE=${NODE_PREVIOUS}\n`]])
+  t.same(uncovered(stray).map((f) => f.text), ['prom/prometheus:v3.14.0', 'OTHER_VERSION=1.2.3', NODE_PREVIOUS], 'the three pins outside every manager are found')
 })
