@@ -33,7 +33,7 @@ FROM node:26.12.1-trixie-slim
 # The service runs `node dist/server.js` directly and never needs a package manager, so none is
 # left runnable in the container, and scanners that read the merged filesystem (Trivy's and
 # Grype's default) stop reporting npm's bundled packages. This does not make the image smaller:
-# a later layer cannot shrink the base layer, it only adds ~11 kB of deletion markers over it.
+# a later layer cannot shrink the base layer, it only adds a few kB of deletion markers over it.
 # Shipping fewer bytes would need a final stage on another base (Debian plus the node binary):
 # a second image to pin and keep in step, for npm's ~19 MB (npm 11, unpacked): not taken.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
