@@ -3,10 +3,10 @@
 # Three stages on one pinned base: `build` compiles TypeScript with the dev dependencies,
 # `deps` installs the production dependencies only, and the final stage takes dist/ and
 # node_modules/ from them: no compiler, no dev dependencies, no npm, no sources in the image.
-# Checked by test/compose.test.ts (node:24 pinned to the patch release CI runs, scripts/ensure-node.sh;
-# multi-stage, non-root, HEALTHCHECK).
+# Checked by test/compose.test.ts (node pinned to the patch release CI runs, NODE_VERSION in
+# scripts/ensure-node.sh, Debian 13 `trixie-slim` in every stage; multi-stage, non-root, HEALTHCHECK).
 
-FROM node:24.22.3-bookworm-slim AS build
+FROM node:26.12.1-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Behind a TLS-intercepting proxy npm needs the machine's npm config and CA bundle: optional
@@ -17,21 +17,33 @@ RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY service ./service
-RUN npm run build
+# Without source maps: node runs without --enable-source-maps and the sources stay out of the
+# image, so the 31 .map files would be bytes nothing reads. Stack traces name dist/*.js lines,
+# which `npm run build` reproduces from the tagged commit; --enable-source-maps would also make
+# every read of an error's stack slower, on request paths that create errors (4xx).
+RUN npm run build -- --sourceMap false
 
-FROM node:24.22.3-bookworm-slim AS deps
+FROM node:26.12.1-trixie-slim AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
-# --ignore-scripts: no dependency needs an install script, so none gets to run one.
+# --ignore-scripts: no production dependency needs an install script, so none gets to run one.
+# --omit=optional: the only optional production dependency is unix-dgram (with bindings, nan and
+# file-uri-to-path), hot-shots' Unix-domain-socket transport, which it loads only for
+# `protocol: 'uds'`; the service sends StatsD over UDP, and unbuilt (no install script) it
+# could not load anyway.
 RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
     if [ -f /run/secrets/npmrc ]; then export NPM_CONFIG_USERCONFIG=/run/secrets/npmrc; fi; \
     if [ -f /run/secrets/cacert ]; then export NPM_CONFIG_CAFILE=/run/secrets/cacert; fi; \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+    npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
-FROM node:24.22.3-bookworm-slim
-# The service runs `node dist/server.js` directly, so the package managers are dead weight
-# (and the bulk of a scanner's findings in node images).
+FROM node:26.12.1-trixie-slim
+# The service runs `node dist/server.js` directly and never needs a package manager, so none is
+# left runnable in the container, and scanners that read the merged filesystem (Trivy's and
+# Grype's default) stop reporting npm's bundled packages. This does not make the image smaller:
+# a later layer cannot shrink the base layer, it only adds a few kB of deletion markers over it.
+# Shipping fewer bytes would need a final stage on another base (Debian plus the node binary):
+# a second image to pin and keep in step, for npm's ~19 MB (npm 11, unpacked): not taken.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
       /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
 ENV NODE_ENV=production \
