@@ -194,6 +194,7 @@ t.test('hundreds of malformed HTTP messages over real sockets', { skip: haveRedi
   let parserLevel = 0
   let noHost = 0
   let resets = 0
+  let unreadMax = 0
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < plan.length) {
@@ -208,14 +209,16 @@ t.test('hundreds of malformed HTTP messages over real sockets', { skip: haveRedi
       const outcome = parsed.length === 0 ? `no response (${result.error ?? 'closed'}, ${result.raw.length} bytes)` : parsed.map((r) => r.status).join('+')
       seen.set(outcome, (seen.get(outcome) ?? 0) + 1)
       if (!result.done) failures.push(`${label}: neither answered nor closed within ${EXCHANGE_TIMEOUT_MS} ms`)
-      if (parsed.length === 0 && /EPIPE|ECONNRESET/.test(result.error ?? '') && ex.request.length > 1024 &&
-        /^HTTP\/1\.[01] \d{3} /.test(result.raw.toString('latin1'))) {
-        // The parser rejected the head while the rest of a large request was still arriving: the
-        // service answered and closed (as Node's and Fastify's own handlers do), the kernel reset
-        // the connection over the unread bytes, and that reset may cut the answer short on the
-        // client side (TCP, RFC 9112 section 9.6). Excused only when the answer's status line
-        // arrived before the reset: a reset with nothing before it is a request never answered.
+      if (parsed.length === 0 && /EPIPE|ECONNRESET/.test(result.error ?? '') && ex.kind !== 'no Host') {
+        // The service answered and closed while bytes of the request were still unread (the parser
+        // rejected the head of a large request, or a framing error closed the connection), the
+        // kernel reset the connection over them, and the reset discarded the answer, in part or
+        // whole, on the client side (TCP, RFC 9112 section 9.6). Whether the status line arrived
+        // first is timing. Such an exchange is excused here only provisionally: the count check
+        // below demands that the service counted at least one response for each of them, so a
+        // request closed without an answer (never counted) still fails.
         resets++
+        unreadMax += ex.heads.length
         continue
       }
       if (parsed.length === 0) failures.push(`${label}: closed without any HTTP response (${result.error ?? 'closed'}, ${result.raw.length} bytes before it) ${JSON.stringify(result.raw.toString('latin1').slice(0, 100))}`)
@@ -263,14 +266,15 @@ t.test('hundreds of malformed HTTP messages over real sockets', { skip: haveRedi
   // probe and the readiness check. The last datagrams may still be queued.
   const expected = responses + 2
   const total = (l: string[]): number => [...counterTotals(l, 'http.requests', []).values()].reduce((a, b) => a + b, 0)
-  const lines = await udp.waitFor((l) => total(l) >= expected, 3000).catch(() => udp.lines())
+  const lines = await udp.waitFor((l) => total(l) >= expected + resets, 3000).catch(() => udp.lines())
   const seenRoutes = tagValues(lines, 'http.requests', 'route')
   const allowed = new Set([...routes, UNMATCHED_ROUTE])
   t.same([...seenRoutes].filter((r) => !allowed.has(r)), [], `route tags only from the ${routes.length} templates and ${UNMATCHED_ROUTE} (${seenRoutes.size} seen)`)
   const methods = tagValues(lines, 'http.requests', 'method')
   t.ok([...methods].every((m) => ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'OTHER'].includes(m)), `method tags from the closed set: ${[...methods].join(',')}`)
-  // Each exchange the kernel reset after the answer (see above) may add one count the client never read.
+  // Each exchange the kernel reset (see above) was answered and counted at least once (one
+  // response, or up to one per pipelined request) although the client read none of it.
   const counted = total(lines)
-  t.ok(counted >= expected && counted <= expected + resets,
-    `http.requests counts every response: ${counted} counted, ${expected} read by the client + at most ${resets} reset by TCP after the answer (${parserLevel} rejected by the HTTP parser; not counted: ${noHost} without Host)`)
+  t.ok(counted >= expected + resets && counted <= expected + unreadMax,
+    `http.requests counts every response: ${counted} counted, ${expected} read by the client + ${resets} to ${unreadMax} answered but reset by TCP before the client read them (${parserLevel} rejected by the HTTP parser; not counted: ${noHost} without Host)`)
 })
