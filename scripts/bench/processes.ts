@@ -132,7 +132,7 @@ export async function startServer (pin: Pinning, variant: Variant, redisUrl: str
       child.kill('SIGKILL')
       reject(new Error(`${variant} server did not start within ${startMs / 1000} s`))
     }, startMs)
-    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code} before listening`)))
+    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code} before listening${stderr === '' ? '' : `: ${stderr.slice(-2000)}`}`)))
     child.on('message', (reply: ServerReply) => {
       if (reply.type === 'ready') {
         clearTimeout(timer)

@@ -51,8 +51,10 @@ const config = loadConfig({
   // The instance tag tells the runner's receiver which server a line came from.
   SERVICE_INSTANCE: variant,
   REDIS_WAIT_AT_START: 'true',
-  // A loaded machine must not turn into 503s: the benchmark measures instrumentation, not timeouts.
-  REDIS_COMMAND_TIMEOUT_MS: '10000'
+  REDIS_START_TIMEOUT_MS: '600000',
+  // A loaded machine must not turn into 503s: the benchmark measures instrumentation, not timeouts
+  // (bench:instructions raises it further for valgrind).
+  REDIS_COMMAND_TIMEOUT_MS: process.env.REDIS_COMMAND_TIMEOUT_MS ?? '10000'
 }, '0.0.0-bench')
 
 const app = await benchApp(variant, config)
