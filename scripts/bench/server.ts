@@ -52,6 +52,7 @@ const config = loadConfig({
   SERVICE_INSTANCE: variant,
   REDIS_WAIT_AT_START: 'true',
   REDIS_START_TIMEOUT_MS: '600000',
+  REDIS_CONNECT_TIMEOUT_MS: process.env.REDIS_CONNECT_TIMEOUT_MS ?? '2000',
   // A loaded machine must not turn into 503s: the benchmark measures instrumentation, not timeouts
   // (bench:instructions raises it further for valgrind).
   REDIS_COMMAND_TIMEOUT_MS: process.env.REDIS_COMMAND_TIMEOUT_MS ?? '10000'
