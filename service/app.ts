@@ -15,6 +15,7 @@ import errors from './plugins/errors.js'
 import validation, { validationError } from './plugins/validation.js'
 import drain from './plugins/drain.js'
 import { clientErrorHandler } from './client-error.js'
+import { lazyChildLoggerFactory } from './request-logger.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
@@ -85,6 +86,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
       redact: ['req.headers.authorization', 'req.headers.cookie']
     },
     logController: new AccessLogController(config.accessLog),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: BODY_LIMIT_BYTES,
     // Item keys are up to 128 characters; Fastify's default (100) would answer 414 for keys the
     // API accepts on POST. Longer parameters reach the schema and get its 400 up to this bound.

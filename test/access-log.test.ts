@@ -1,5 +1,9 @@
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
 import t from 'tap'
 import { buildApp, serverOptions } from '../service/app.js'
+import { lazyChildLoggerFactory } from '../service/request-logger.js'
 import { loadConfig } from '../service/config.js'
 import { noopSink } from './helpers/noop-sink.js'
 import { logCapture, type LogLine } from './helpers/log-capture.js'
@@ -35,4 +39,22 @@ t.test('ACCESS_LOG=true: Fastify\'s two lines per request, with the status and t
   t.same(lines.map((l) => l.msg), REQUEST_LINES)
   t.match(lines[0], { level: 30, reqId: String, req: { method: 'GET', url: '/health/live' } })
   t.match(lines[1], { level: 30, reqId: lines[0].reqId, res: { statusCode: 200 }, responseTime: Number })
+})
+
+t.test('a request\'s logger becomes a pino child on its first line, with the request id', async (t) => {
+  const capture = logCapture()
+  const parent = pino({ level: 'info' }, capture.stream)
+  let children = 0
+  parent.onChild = () => { children++ }
+  const log = lazyChildLoggerFactory.call({} as FastifyInstance, parent, { reqId: 'req-7' }, {}, {} as IncomingMessage)
+  t.equal(log.level, 'info')
+  log.debug('below the level')
+  t.equal(children, 1, 'a call builds the child (pino decides about the level)')
+  log.warn({ cause: 'x' }, 'a warning')
+  t.equal(children, 1, 'built once')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.match(capture.lines(), [{ level: 40, reqId: 'req-7', cause: 'x', msg: 'a warning' }])
+  const untouched = lazyChildLoggerFactory.call({} as FastifyInstance, parent, { reqId: 'req-8' }, {}, {} as IncomingMessage)
+  t.equal(untouched.level, 'info')
+  t.equal(children, 1, 'a request that never logs costs no child')
 })
