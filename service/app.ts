@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import fp from 'fastify-plugin'
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
 import type { MetricsSink } from './metrics/sink.js'
@@ -15,7 +15,7 @@ import errors from './plugins/errors.js'
 import validation, { validationError } from './plugins/validation.js'
 import drain from './plugins/drain.js'
 import { clientErrorHandler } from './client-error.js'
-import { lazyChildLoggerFactory } from './request-logger.js'
+import { AccessLogController, lazyChildLoggerFactory } from './request-logger.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
@@ -52,27 +52,6 @@ export const BODY_LIMIT_BYTES = LONGEST_PUT_ITEM_BODY_BYTES + 4096
 
 /** Longest path parameter routed at all (characters); beyond it Fastify answers 414. */
 export const MAX_PARAM_LENGTH = 256
-
-/**
- * Fastify's per-request log lines only with ACCESS_LOG=true: `incoming request` and `request
- * completed` are each a pino line with the request or reply serialized, together more instructions
- * per request than every plugin of the service (README "Performance"). A request that failed
- * while its response was sent (`request errored`) and the framework's other error lines
- * (stream, serializer, writeHead errors) are logged either way.
- */
-export class AccessLogController extends LogController {
-  constructor (private readonly accessLog: boolean) {
-    super()
-  }
-
-  override incomingRequest (request: FastifyRequest, reply: FastifyReply): void {
-    if (this.accessLog) super.incomingRequest(request, reply)
-  }
-
-  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (this.accessLog || (error !== null && error !== undefined)) super.requestCompleted(error, request, reply)
-  }
-}
 
 /**
  * Fastify server options for a config: logger (and the access log, {@link AccessLogController}),

@@ -1,7 +1,28 @@
-import type { FastifyBaseLogger } from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Bindings, ChildLoggerOptions, FastifyChildLoggerFactory } from 'fastify/types/logger.js'
 
 type LogMethod = (...args: unknown[]) => void
+
+/**
+ * Fastify's per-request log lines only with ACCESS_LOG=true: `incoming request` and `request
+ * completed` are each a pino line with the request or reply serialized, together more instructions
+ * per request than every plugin of the service (README "Performance"). A request that failed
+ * while its response was sent (`request errored`) and the framework's other error lines
+ * (stream, serializer, writeHead errors) are logged either way.
+ */
+export class AccessLogController extends LogController {
+  constructor (private readonly accessLog: boolean) {
+    super()
+  }
+
+  override incomingRequest (request: FastifyRequest, reply: FastifyReply): void {
+    if (this.accessLog) super.incomingRequest(request, reply)
+  }
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.accessLog || (error !== null && error !== undefined)) super.requestCompleted(error, request, reply)
+  }
+}
 
 /**
  * A request's logger that becomes a pino child (with the request's `reqId` binding) on its first
