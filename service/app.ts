@@ -15,6 +15,7 @@ import errors from './plugins/errors.js'
 import validation, { validationError } from './plugins/validation.js'
 import drain from './plugins/drain.js'
 import { clientErrorHandler } from './client-error.js'
+import { AccessLogController, lazyChildLoggerFactory } from './request-logger.js'
 import hitsRoutes from './routes/hits.js'
 import itemsRoutes from './routes/items.js'
 import healthRoutes from './routes/health.js'
@@ -27,7 +28,19 @@ export interface AppOptions {
   config: Config
   /** A metrics sink to use instead of the hot-shots UDP client (tests, benchmarks). */
   sink?: MetricsSink
+  /** Parts left out: only the benchmark's decomposition sets it (see {@link OMITTABLE_PARTS}). */
+  omit?: ReadonlySet<OmittablePart>
 }
+
+/**
+ * Parts of the app the benchmark's decomposition (`npm run bench:instructions -- --decompose`)
+ * leaves out one at a time to measure what each costs per request; the service never omits any.
+ * `validation` and `serializers` keep the schemas but swap the compiled Ajv validators for one
+ * accepting everything and fast-json-stringify for `JSON.stringify`. Without `http-metrics` the
+ * in-flight gauge reads 0.
+ */
+export const OMITTABLE_PARTS = ['http-metrics', 'drain', 'overload', 'runtime-metrics', 'errors', 'validation', 'serializers'] as const
+export type OmittablePart = typeof OMITTABLE_PARTS[number]
 
 /**
  * Largest accepted request body, in bytes: the longest spelling of the largest item
@@ -41,8 +54,9 @@ export const BODY_LIMIT_BYTES = LONGEST_PUT_ITEM_BODY_BYTES + 4096
 export const MAX_PARAM_LENGTH = 256
 
 /**
- * Fastify server options for a config: logger, body limit, timeouts, and how validation and
- * routing errors are worded (Ajv itself is configured by plugins/validation.ts).
+ * Fastify server options for a config: logger (and the access log, {@link AccessLogController}),
+ * body limit, timeouts, and how validation and routing errors are worded (Ajv itself is configured
+ * by plugins/validation.ts).
  */
 export function serverOptions (config: Config): FastifyServerOptions {
   return {
@@ -50,6 +64,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
       level: config.logLevel,
       redact: ['req.headers.authorization', 'req.headers.cookie']
     },
+    logController: new AccessLogController(config.accessLog),
+    childLoggerFactory: lazyChildLoggerFactory,
     bodyLimit: BODY_LIMIT_BYTES,
     // Item keys are up to 128 characters; Fastify's default (100) would answer 414 for keys the
     // API accepts on POST. Longer parameters reach the schema and get its 400 up to this bound.
@@ -106,13 +122,16 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(statsd, { config, sink: opts.sink })
   await fastify.register(redis, { config })
   await fastify.register(store)
-  await fastify.register(httpMetrics)
-  await fastify.register(drain)
-  await fastify.register(overload, overloadOptions(config))
-  await fastify.register(runtimeMetrics, { config })
+  const omit = opts.omit ?? new Set()
+  await fastify.register(omit.has('http-metrics') ? inFlightStandIn : httpMetrics)
+  if (!omit.has('drain')) await fastify.register(drain)
+  if (!omit.has('overload')) await fastify.register(overload, overloadOptions(config))
+  if (!omit.has('runtime-metrics')) await fastify.register(runtimeMetrics, { config })
 
-  await fastify.register(errors)
-  await fastify.register(validation)
+  if (!omit.has('errors')) await fastify.register(errors)
+  if (omit.has('validation')) fastify.setValidatorCompiler(() => () => true)
+  else await fastify.register(validation)
+  if (omit.has('serializers')) fastify.setSerializerCompiler(() => (data) => JSON.stringify(data))
 
   await fastify.register(hitsRoutes)
   await fastify.register(itemsRoutes)
@@ -120,13 +139,16 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   if (config.demoRoutes) await fastify.register(demoRoutes)
 }
 
+/** Without http-metrics (decomposition only): the plugins that depend on it find its name and an in-flight count of 0. */
+const inFlightStandIn = fp(async (fastify: FastifyInstance) => { fastify.decorate('inFlight', () => 0) }, { name: 'http-metrics' })
+
 /**
  * Builds a ready-to-listen Fastify instance for a config, with the TypeBox type provider.
  * Used by server.ts and by the tests (`app.inject()`), so both run the same thing.
  */
-export async function buildApp (config: Config, overrides: Partial<FastifyServerOptions> = {}, sink?: MetricsSink): Promise<FastifyInstance> {
+export async function buildApp (config: Config, overrides: Partial<FastifyServerOptions> = {}, sink?: MetricsSink, omit?: ReadonlySet<OmittablePart>): Promise<FastifyInstance> {
   const fastify = Fastify({ ...serverOptions(config), ...overrides }).withTypeProvider<TypeBoxTypeProvider>()
   // fastify-plugin exposes the app's decorators (metrics, redis, items...) on the root instance.
-  await fastify.register(fp(app, { name: 'app' }), { config, sink })
+  await fastify.register(fp(app, { name: 'app' }), { config, sink, omit })
   return fastify
 }

@@ -15,6 +15,12 @@ export interface Config {
   readonly host: string
   /** LOG_LEVEL: pino level (default info). */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  /**
+   * ACCESS_LOG: true writes Fastify's two `info` lines per request (`incoming request`,
+   * `request completed` with status and response time); default false, because they cost more per
+   * request than the whole instrumentation (README "Performance"). Errors are logged either way.
+   */
+  readonly accessLog: boolean
   /** SERVICE_NAME: the `service` tag on every metric (default fastify-monitoring). */
   readonly serviceName: string
   /** SERVICE_INSTANCE: the `instance` tag on every metric (default: host name). */
@@ -160,6 +166,7 @@ export function loadConfig (env: Env = process.env, version = '0.0.0'): Config {
     port: integer(env, 'PORT', 8080, 0, 65535),
     host: text(env, 'HOST', '0.0.0.0', /^[^\s]+$/),
     logLevel: logLevel as Config['logLevel'],
+    accessLog: bool(env, 'ACCESS_LOG', false),
     serviceName: text(env, 'SERVICE_NAME', 'fastify-monitoring', TAG_VALUE),
     serviceInstance: text(env, 'SERVICE_INSTANCE', instanceDefault, TAG_VALUE),
     redisUrl: withPasswordFile(env, redisUrl),

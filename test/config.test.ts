@@ -10,6 +10,7 @@ t.test('defaults', async (t) => {
     port: 8080,
     host: '0.0.0.0',
     logLevel: 'info',
+    accessLog: false,
     serviceName: 'fastify-monitoring',
     redisUrl: 'redis://127.0.0.1:6379',
     redisCommandTimeoutMs: 500,
@@ -25,8 +26,9 @@ t.test('defaults', async (t) => {
 })
 
 t.test('values are read and converted', async (t) => {
-  const config = loadConfig({ PORT: '3001', DEMO_ROUTES: 'off', REDIS_WAIT_AT_START: 'yes', LOG_LEVEL: 'debug', REDIS_URL: 'redis://:secret@redis:6379/2' })
+  const config = loadConfig({ PORT: '3001', DEMO_ROUTES: 'off', REDIS_WAIT_AT_START: 'yes', LOG_LEVEL: 'debug', REDIS_URL: 'redis://:secret@redis:6379/2', ACCESS_LOG: 'on' })
   t.equal(config.port, 3001)
+  t.equal(config.accessLog, true)
   t.equal(config.demoRoutes, false)
   t.equal(config.redisWaitAtStart, true)
   t.equal(config.logLevel, 'debug')

@@ -8,9 +8,20 @@ import redis from '../../service/plugins/redis.js'
 import store from '../../service/plugins/store.js'
 import httpMetrics from '../../service/plugins/http-metrics.js'
 import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
+import { OMITTABLE_PARTS } from '../../service/app.js'
+import { serviceApp, twinApp } from './service-app.js'
 
 /**
- * What the benchmark compares, each on the same minimal app:
+ * What the benchmark compares:
+ * - `service`: the service as shipped, `buildApp` with its defaults (logger at LOG_LEVEL=info
+ *   writing synchronously to /dev/null as pino writes to stdout, every plugin, validation and
+ *   serializers, demo routes off); the trivial route is its `GET /health/live`;
+ * - `twin`: the smallest app serving the same JSON, Fastify (logger off) and an ioredis client
+ *   of its own: no hooks, no schemas, no @fastify/redis;
+ * - `service-access-log`: the service with ACCESS_LOG=true (Fastify's two request lines);
+ * - `service-no-PART` (for the decomposition, `npm run bench:instructions -- --decompose`): the
+ *   service with one part left out, see {@link DECOMPOSITION_PARTS};
+ * and, on the same stripped app (logger off, the routes and schemas below):
  * - `bare`: no instrumentation at all (the reference, ratio 1.00);
  * - `aggregating`: the service's instrumentation as shipped (statsd plugin with its default
  *   aggregating sink, http-metrics hooks with in-flight, Redis command timers, cache lookups,
@@ -27,18 +38,41 @@ import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
  *   http-metrics plugin adds (`onRequest`, `onResponse`, `onRequestAbort`) with empty bodies and no
  *   sink: what Fastify charges for running them at all, the floor of any hook-based measurement.
  */
-export const VARIANTS = ['bare', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
+/**
+ * What the decomposition removes from the service, one at a time: the app parts of
+ * {@link OMITTABLE_PARTS}, and
+ * - `logger`: pino altogether (`logger: false`; no child logger per request);
+ * - `metrics-sink`: the aggregating sink replaced by one that records nothing (what the hooks and
+ *   the Redis timers cost without their measurements being kept and sent).
+ */
+export const DECOMPOSITION_PARTS = ['logger', 'metrics-sink', ...OMITTABLE_PARTS] as const
+export type DecompositionPart = typeof DECOMPOSITION_PARTS[number]
+
+const BASE_VARIANTS = ['bare', 'service', 'service-access-log', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
+export const VARIANTS = [...BASE_VARIANTS, ...DECOMPOSITION_PARTS.map((p) => `service-no-${p}` as const)] as const
 export type Variant = typeof VARIANTS[number]
 
-/** What `npm run bench` runs without `--variants`: all but `empty-hooks`. */
-export const DEFAULT_VARIANTS: readonly Variant[] = VARIANTS.filter((v) => v !== 'empty-hooks')
+/** What `npm run bench` runs without `--variants`: the service, its twin and the instrumentation variants. */
+export const DEFAULT_VARIANTS: readonly Variant[] = ['bare', 'service', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs']
+
+/** The service itself, whole or with a part left out. */
+export function isService (variant: Variant): boolean {
+  return variant.startsWith('service')
+}
 
 /** The variants whose server sends StatsD. */
-export const STATSD_VARIANTS: readonly Variant[] = ['aggregating', 'hot-shots', 'immobiliarelabs']
+export const STATSD_VARIANTS: readonly Variant[] = VARIANTS.filter((v) =>
+  v === 'aggregating' || v === 'hot-shots' || v === 'immobiliarelabs' || (isService(v) && v !== 'service-no-metrics-sink'))
 
-/** The two routes measured: a trivial one and a Redis hit. */
+/** The variants whose sink must deliver every count (the zero-loss check); the decomposition's may measure less. */
+export const LOSSLESS_VARIANTS: readonly Variant[] = ['aggregating', 'service', 'service-access-log']
+
+/**
+ * The two routes measured: a trivial one and a Redis hit. The trivial route is the service's
+ * liveness route, which every variant serves with the same body.
+ */
 export const ROUTES = {
-  trivial: { url: '/ping', route: '/ping' },
+  trivial: { url: '/health/live', route: '/health/live' },
   redis: { url: '/items/bench', route: '/items/:key' }
 } as const
 export type RouteName = keyof typeof ROUTES
@@ -53,7 +87,7 @@ function fastifyMetricsPlugin (): FastifyPluginCallback<Record<string, unknown>>
 }
 
 /** The route ids the immobiliarelabs variant's metric names carry (`immobiliarelabs.<routeId>.requests`). */
-export const IMMOBILIARELABS_ROUTE_IDS: Record<RouteName, string> = { trivial: 'ping', redis: 'items' }
+export const IMMOBILIARELABS_ROUTE_IDS: Record<RouteName, string> = { trivial: 'live', redis: 'items' }
 
 /** @immobiliarelabs/fastify-metrics is CommonJS; it decorates `metrics` too, with another type. */
 function immobiliarelabsPlugin (): FastifyPluginCallback<Record<string, unknown>> {
@@ -65,9 +99,11 @@ function immobiliarelabsPlugin (): FastifyPluginCallback<Record<string, unknown>
  * `GET /items/:key` reads one Redis string like the service's route (same params and response
  * schemas; 404 on a miss). Instrumented variants read through the service's repositories, so
  * every Redis command is timed and every lookup counted; the others call ioredis directly.
- * Logging is off in every variant: the benchmark measures instrumentation, not pino.
+ * Logging is off in these variants; `service` and `twin` are built by their own functions.
  */
 export async function benchApp (variant: Variant, config: Config): Promise<FastifyInstance> {
+  if (isService(variant)) return serviceApp(variant, config)
+  if (variant === 'twin') return twinApp(config)
   const app = Fastify({ logger: false })
   const instrumented = variant === 'aggregating' || variant === 'hot-shots'
   if (instrumented) {
@@ -99,7 +135,7 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
   const routeConfig = (route: RouteName): { config?: { metrics: { routeId: string } } } =>
     variant === 'immobiliarelabs' ? { config: { metrics: { routeId: IMMOBILIARELABS_ROUTE_IDS[route] } } } : {}
 
-  app.get(ROUTES.trivial.route, routeConfig('trivial'), async () => ({ hello: 'world' }))
+  app.get(ROUTES.trivial.route, routeConfig('trivial'), async () => ({ status: 'ok' }))
 
   const lookup = instrumented
     ? (key: string) => app.items.get(key)

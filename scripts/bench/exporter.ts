@@ -1,6 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { parse, stringify } from 'yaml'
 import { freePort } from '../../test/helpers/redis.js'
 import { parseExposition, parseLabels } from '../../test/fixtures/exposition.js'
 import { ROOT, statsdExporterBin } from '../../test/helpers/stack.js'
@@ -9,6 +11,38 @@ import { pinned, type Pinning } from './processes.js'
 /** Why the exporter columns are missing, printed by the runner when no binary is found. */
 export const NO_EXPORTER = 'statsd_exporter not found (STATSD_EXPORTER_BIN or PATH): the StatsD variants ran against ' +
   'the UDP receiver only; exporter CPU and exporter-counted loss were skipped'
+
+/**
+ * The project's mapping file, found from `root` upwards: `npm run bench` runs the runner compiled
+ * into .run/bench, where the test helpers' ROOT is that folder, not the project.
+ * @throws when no etc/statsd/mapping.yml is found up to the file system root.
+ */
+export function mappingPath (root: string = ROOT): string {
+  for (let dir = root; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'etc', 'statsd', 'mapping.yml')
+    if (existsSync(candidate)) return candidate
+    if (dirname(dir) === dir) throw new Error(`etc/statsd/mapping.yml not found above ${root}`)
+  }
+}
+
+/**
+ * Mappings for the immobiliarelabs peer's route metrics (`immobiliarelabs.<routeId>.requests`,
+ * `.response_time`), which the project's catch-all `drop` would discard: a user of that plugin
+ * maps them, and the benchmark counts them to report the peer's losses.
+ */
+export const PEER_MAPPINGS = [
+  { match: 'immobiliarelabs.*.requests', match_metric_type: 'counter', name: 'immobiliarelabs_requests_total', labels: { route_id: '$1' } },
+  { match: 'immobiliarelabs.*.response_time', match_metric_type: 'observer', name: 'immobiliarelabs_response_time_seconds', labels: { route_id: '$1' } }
+]
+
+/** The benchmark's mapping: the project's (`mappingPath()`) with {@link PEER_MAPPINGS} before its final `drop` rule. */
+export function benchMapping (projectMapping: string = readFileSync(mappingPath(), 'utf8')): string {
+  const doc = parse(projectMapping) as { mappings: Array<Record<string, unknown>> }
+  const last = doc.mappings.at(-1)
+  if (last?.action !== 'drop') throw new Error('the mapping no longer ends with its catch-all drop rule')
+  doc.mappings.splice(doc.mappings.length - 1, 0, ...PEER_MAPPINGS)
+  return stringify(doc)
+}
 
 /** One scrape of the exporter's /metrics page: every sample with its labels. */
 export class Exposition {
@@ -64,7 +98,7 @@ export function processCpuUs (pid: number): number {
 
 /**
  * Starts statsd_exporter (STATSD_EXPORTER_BIN, else PATH) with the project's mapping
- * (etc/statsd/mapping.yml) and the flags scripts/stack.sh uses (UDP only, 4 MiB read buffer), on
+ * (etc/statsd/mapping.yml, plus {@link PEER_MAPPINGS}, written to a temporary file) and the flags scripts/stack.sh uses (UDP only, 4 MiB read buffer), on
  * free loopback ports, pinned beside the load generator. Resolves null when there is no binary.
  * @throws when the binary exists but /metrics does not answer within 10 s.
  */
@@ -73,8 +107,11 @@ export async function startExporter (pin: Pinning): Promise<BenchExporter | null
   if (bin === undefined) return null
   const udpPort = await freePort()
   const webPort = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'fm-bench-exporter-'))
+  const mapping = join(dir, 'mapping.yml')
+  writeFileSync(mapping, benchMapping())
   const [command, args] = pinned(pin, pin.loadCpu, bin, [
-    `--statsd.mapping-config=${join(ROOT, 'etc', 'statsd', 'mapping.yml')}`,
+    `--statsd.mapping-config=${mapping}`,
     `--statsd.listen-udp=127.0.0.1:${udpPort}`,
     '--statsd.listen-tcp=',
     '--statsd.read-buffer=4194304',
@@ -117,9 +154,10 @@ export async function startExporter (pin: Pinning): Promise<BenchExporter | null
       return { cpuUs: processCpuUs(pid), metrics }
     },
     stop () {
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+      const removed = (): void => { rmSync(dir, { recursive: true, force: true }) }
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(removed())
       return new Promise((resolve) => {
-        child.once('exit', () => resolve())
+        child.once('exit', () => resolve(removed()))
         child.kill('SIGTERM')
       })
     }

@@ -82,9 +82,10 @@ function run (opts: AutocannonOptions): Promise<LoadResult> {
  * Saturation: `connections` keep one request outstanding each until `amount` responses came
  * back. A fixed amount (not a duration) ends without cutting requests off, so the responses
  * counted here are exactly the responses the server sent and the metrics must add up to them.
+ * A response slower than `timeoutSeconds` counts as an error (and its request is sent again).
  */
-export function closedLoop (url: string, connections: number, amount: number): Promise<LoadResult> {
-  return run({ url, connections, amount: Math.max(amount, connections) })
+export function closedLoop (url: string, connections: number, amount: number, timeoutSeconds = 10): Promise<LoadResult> {
+  return run({ url, connections, amount: Math.max(amount, connections), timeout: timeoutSeconds })
 }
 
 /**

@@ -112,6 +112,8 @@ export interface ServerOptions {
   nodeArgs?: string[]
   /** Collect stderr (see {@link BenchServer.stderr}) instead of passing it through. */
   captureStderr?: boolean
+  /** How long the server may take to listen, ms (default 120 s; valgrind on a busy machine needs more). */
+  startTimeoutMs?: number
 }
 
 /** Spawns one server for `variant`, pinned to the server CPU, and waits until it listens. */
@@ -125,8 +127,12 @@ export async function startServer (pin: Pinning, variant: Variant, redisUrl: str
   const pending = new Map<number, (reply: ServerReply) => void>()
   let nextId = 1
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${variant} server did not start within 120 s`)), 120_000)
-    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code} before listening`)))
+    const startMs = opts.startTimeoutMs ?? 120_000
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${variant} server did not start within ${startMs / 1000} s`))
+    }, startMs)
+    child.once('exit', (code) => reject(new Error(`${variant} server exited with ${code} before listening${stderr === '' ? '' : `: ${stderr.slice(-2000)}`}`)))
     child.on('message', (reply: ServerReply) => {
       if (reply.type === 'ready') {
         clearTimeout(timer)

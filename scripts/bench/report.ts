@@ -46,12 +46,12 @@ export function median (values: number[]): number {
   return xs.length % 2 === 1 ? xs[mid] : (xs[mid - 1] + xs[mid]) / 2
 }
 
-/** Median over rounds of `f(variant sample) / f(bare sample)` taken in the same round: a paired ratio. */
-function pairedRatio (samples: Sample[], route: RouteName, variant: Variant, f: (s: Sample) => number): number {
+/** Median over rounds of `f(variant sample) / f(ref sample)` taken in the same round: a paired ratio. */
+function pairedRatio (samples: Sample[], route: RouteName, variant: Variant, f: (s: Sample) => number, ref: Variant = 'bare'): number {
   const ratios: number[] = []
   for (const s of samples) {
     if (s.route !== route || s.variant !== variant) continue
-    const bare = samples.find((b) => b.route === route && b.variant === 'bare' && b.round === s.round)
+    const bare = samples.find((b) => b.route === route && b.variant === ref && b.round === s.round)
     if (bare !== undefined) ratios.push(f(s) / f(bare))
   }
   return median(ratios)
@@ -182,6 +182,23 @@ export function table (rows: Row[]): string {
   const widths = columns.map((_, i) => Math.max(...cells.map((row) => row[i].length)))
   const line = (row: string[]): string => '| ' + row.map((c, i) => i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join(' | ') + ' |'
   return [line(cells[0]), '|' + widths.map((w, i) => i < 2 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':').join('|') + '|', ...cells.slice(1).map(line)].join('\n')
+}
+
+/**
+ * The service as shipped against its minimal twin (issue 18's goal: >= 0.95x the twin's req/s on
+ * the Redis hit), paired by round: req/s and CPU per request at the fixed rate. Informational.
+ */
+export function serviceGoals (samples: Sample[], routes: RouteName[]): string[] {
+  const out: string[] = []
+  for (const route of routes) {
+    if (!samples.some((s) => s.route === route && s.variant === 'service') || !samples.some((s) => s.route === route && s.variant === 'twin')) continue
+    const rps = pairedRatio(samples, route, 'service', (s) => s.sat.rps, 'twin')
+    const cpu = pairedRatio(samples, route, 'service', (s) => s.rate.cpuUsPerReq, 'twin')
+    out.push(`${route}: the service as shipped ${rps.toFixed(3)}x the minimal twin's req/s` +
+      (route === 'redis' ? ` (goal >= 0.95: ${rps >= 0.95 ? 'met' : 'NOT met'})` : '') +
+      `, ${cpu.toFixed(3)}x its CPU per request at the fixed rate (median of ratios paired by round)`)
+  }
+  return out
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import { loadConfig } from '../../service/config.js'
 import { AggregatingSink } from '../../service/metrics/aggregating-sink.js'
-import { benchApp, VARIANTS, type Variant } from './app.js'
+import { benchApp, isService, STATSD_VARIANTS, VARIANTS, type Variant } from './app.js'
 
 export interface ServerStats {
   /** User + system CPU time since start, microseconds. */
@@ -37,17 +37,25 @@ if (!(VARIANTS as readonly string[]).includes(variantArg ?? '') || redisUrl === 
 const variant = variantArg as Variant
 const send = (reply: ServerReply): void => { process.send?.(reply) }
 
+// The service variants run with the service's defaults (LOG_LEVEL=info, load shedding as
+// shipped), demo routes off; OVERLOAD_MAX_EVENT_LOOP_DELAY_MS may come from the environment
+// (bench:instructions raises it: valgrind's slowness reads as event-loop delay).
 const config = loadConfig({
+  ...(isService(variant)
+    ? { DEMO_ROUTES: 'false', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: process.env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, ACCESS_LOG: String(variant === 'service-access-log') }
+    : { LOG_LEVEL: 'silent' }),
   REDIS_URL: redisUrl,
   STATSD_HOST: '127.0.0.1',
   STATSD_PORT: statsdPort,
   SERVICE_NAME: 'bench',
   // The instance tag tells the runner's receiver which server a line came from.
   SERVICE_INSTANCE: variant,
-  LOG_LEVEL: 'silent',
   REDIS_WAIT_AT_START: 'true',
-  // A loaded machine must not turn into 503s: the benchmark measures instrumentation, not timeouts.
-  REDIS_COMMAND_TIMEOUT_MS: '10000'
+  REDIS_START_TIMEOUT_MS: '600000',
+  REDIS_CONNECT_TIMEOUT_MS: process.env.REDIS_CONNECT_TIMEOUT_MS ?? '2000',
+  // A loaded machine must not turn into 503s: the benchmark measures instrumentation, not timeouts
+  // (bench:instructions raises it further for valgrind).
+  REDIS_COMMAND_TIMEOUT_MS: process.env.REDIS_COMMAND_TIMEOUT_MS ?? '10000'
 }, '0.0.0-bench')
 
 const app = await benchApp(variant, config)
@@ -62,7 +70,7 @@ process.on('message', (msg: ServerRequest) => {
     if (app.hasDecorator('metrics') && app.metrics instanceof AggregatingSink) stats.sink = app.metrics.stats()
     send({ type: 'stats', id: msg.id, stats })
   } else if (msg.type === 'flush') {
-    const flushed = variant === 'aggregating' || variant === 'hot-shots' ? app.metrics.flush() : Promise.resolve()
+    const flushed = STATSD_VARIANTS.includes(variant) && variant !== 'immobiliarelabs' ? app.metrics.flush() : Promise.resolve()
     flushed.then(() => send({ type: 'flushed', id: msg.id }), () => {})
   } else if (msg.type === 'close') {
     closeAndExit()

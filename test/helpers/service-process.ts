@@ -51,7 +51,10 @@ export interface ServiceProcess {
 }
 
 export interface ServiceOptions {
-  /** Environment on top of the test defaults (a free PORT, HOST=127.0.0.1, LOG_LEVEL=info). */
+  /**
+   * Environment on top of the test defaults (a free PORT, HOST=127.0.0.1, LOG_LEVEL=info,
+   * ACCESS_LOG=true: tests wait for a request's `incoming request` line).
+   */
   env?: Record<string, string>
   /** How long to wait for the service to answer, in ms (default 60000: the loader compiles TS first). */
   listenTimeoutMs?: number
@@ -95,6 +98,7 @@ export async function startService (t: Owner, opts: ServiceOptions = {}): Promis
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    ACCESS_LOG: 'true',
     SERVICE_NAME: 'svc',
     SERVICE_INSTANCE: 'test',
     ...opts.env

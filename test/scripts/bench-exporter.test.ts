@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { Exposition, processCpuUs, startExporter } from '../../scripts/bench/exporter.js'
+import { parse } from 'yaml'
+import { benchMapping, Exposition, mappingPath, PEER_MAPPINGS, processCpuUs, startExporter } from '../../scripts/bench/exporter.js'
 import { pinning } from '../../scripts/bench/processes.js'
 import { NO_STATSD_EXPORTER, ROOT, statsdExporterBin } from '../helpers/stack.js'
 
@@ -18,6 +20,24 @@ t.test('the exposition parser sums what statsd_exporter 0.27.2 really wrote', as
   t.equal(page.sum('http_request_duration_seconds_count', { route: '/items/:key', status_code: '200' }), 6)
   t.equal(page.sum('nodejs_heap_size_used_bytes', { instance: 'host-b' }), 2.2345678e7)
   t.equal(page.sum('http_requests_total', { route: '/nowhere' }), 0, 'no matching series: 0')
+})
+
+t.test('the mapping is found from the compiled runner\'s folder, where ROOT is .run/bench', async (t) => {
+  const project = join(ROOT, 'etc', 'statsd', 'mapping.yml')
+  t.equal(mappingPath(join(ROOT, '.run', 'bench')), project)
+  t.equal(mappingPath(ROOT), project)
+  t.throws(() => mappingPath('/proc/self'), /etc\/statsd\/mapping.yml not found above \/proc\/self/)
+})
+
+t.test('the benchmark mapping is the project\'s with the peer\'s rules before the final drop', async (t) => {
+  const project = parse(readFileSync(mappingPath(), 'utf8')) as { mappings: unknown[] }
+  const bench = parse(benchMapping()) as { defaults: unknown, mappings: Array<{ action?: string }> }
+  t.same(bench.defaults, (project as { defaults?: unknown }).defaults)
+  t.equal(bench.mappings.length, project.mappings.length + PEER_MAPPINGS.length)
+  t.same(bench.mappings.slice(0, project.mappings.length - 1), project.mappings.slice(0, -1))
+  t.same(bench.mappings.slice(-3, -1), PEER_MAPPINGS)
+  t.equal(bench.mappings.at(-1)?.action, 'drop')
+  t.throws(() => benchMapping('mappings:\n  - match: a\n    name: a\n'), /catch-all drop/)
 })
 
 t.test('process CPU from /proc/PID/stat agrees with process.cpuUsage()', async (t) => {
@@ -54,4 +74,22 @@ t.test('a real statsd_exporter: the benchmark sees the lines it sent', { skip: b
   t.equal(delta('http_requests_total', { instance: 'bench', route: '/ping' }), 3)
   t.equal(delta('http_request_duration_seconds_count', { instance: 'bench', route: '/ping' }), 3)
   t.ok(after.cpuUs >= before.cpuUs)
+  // The immobiliarelabs peer's lines, as its client sends them (one datagram each).
+  await sendDatagram(exporter.udpPort, 'immobiliarelabs.items.requests:1|c')
+  await sendDatagram(exporter.udpPort, 'immobiliarelabs.items.response_time:0.7|ms')
+  const peer = await exporter.settled()
+  t.equal(peer.metrics.sum('immobiliarelabs_requests_total', { route_id: 'items' }), 1)
+  t.equal(peer.metrics.sum('immobiliarelabs_response_time_seconds_count', { route_id: 'items' }), 1)
+})
+
+t.test('npm run bench:smoke through a real statsd_exporter: no loss, no NaN', { skip: bin === undefined ? NO_STATSD_EXPORTER : false }, async (t) => {
+  // The runner as `npm run bench` runs it: compiled into .run/bench (the mapping path bug lived there).
+  const run = spawnSync('npm', ['run', 'bench:smoke', '--', '--variants', 'bare,service,immobiliarelabs'], {
+    cwd: ROOT, encoding: 'utf8', timeout: 170_000, env: { ...process.env, STATSD_EXPORTER_BIN: bin }
+  })
+  t.equal(run.status, 0, run.stderr.slice(-2000) + run.stdout.slice(-2000))
+  t.match(run.stderr, /StatsD goes to statsd_exporter/)
+  t.match(run.stdout, /exporter CPU µs\/req/)
+  t.notMatch(run.stdout + run.stderr, /NaN/)
+  t.match(run.stderr, /immobiliarelabs +\d+ req\/s.* received \d+\/\d+ counts/)
 })
