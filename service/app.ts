@@ -74,8 +74,9 @@ export function serverOptions (config: Config): FastifyServerOptions {
     connectionTimeout: 30_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
-    // Fastify's 503 while closing bypasses every hook, so it was never measured: the drain
-    // plugin answers those requests instead (plugins/drain.ts).
+    // Fastify's 503 while closing bypasses every hook, so it would never be measured. Off: a
+    // request that reaches Fastify while it closes (already received, so the drain plugin kept
+    // its connection) is served and measured like any other (plugins/drain.ts).
     return503OnClosing: false,
     schemaErrorFormatter: validationError,
     frameworkErrors: frameworkError,
