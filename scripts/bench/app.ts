@@ -43,9 +43,12 @@ import { serviceApp, twinApp } from './service-app.js'
  * {@link OMITTABLE_PARTS}, and
  * - `logger`: pino altogether (`logger: false`; no child logger per request);
  * - `metrics-sink`: the aggregating sink replaced by one that records nothing (what the hooks and
- *   the Redis timers cost without their measurements being kept and sent).
+ *   the Redis timers cost without their measurements being kept and sent);
+ * - `timeouts`: the server's `connectionTimeout` and `requestTimeout` set to 0, Fastify's
+ *   defaults (a socket timeout is re-armed on every read and write; the request timeout answers
+ *   a client too slow to send its request with 408).
  */
-export const DECOMPOSITION_PARTS = ['logger', 'metrics-sink', ...OMITTABLE_PARTS] as const
+export const DECOMPOSITION_PARTS = ['logger', 'metrics-sink', 'timeouts', ...OMITTABLE_PARTS] as const
 export type DecompositionPart = typeof DECOMPOSITION_PARTS[number]
 
 const BASE_VARIANTS = ['bare', 'service', 'service-access-log', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const

@@ -38,11 +38,12 @@ const variant = variantArg as Variant
 const send = (reply: ServerReply): void => { process.send?.(reply) }
 
 // The service variants run with the service's defaults (LOG_LEVEL=info, load shedding as
-// shipped), demo routes off; OVERLOAD_MAX_EVENT_LOOP_DELAY_MS may come from the environment
-// (bench:instructions raises it: valgrind's slowness reads as event-loop delay).
+// shipped), demo routes off; OVERLOAD_MAX_EVENT_LOOP_DELAY_MS and _UTILIZATION may come from the
+// environment (bench:instructions turns the delay check off and the utilization check on at 1:
+// valgrind's slowness reads as event-loop delay).
 const config = loadConfig({
   ...(isService(variant)
-    ? { DEMO_ROUTES: 'false', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: process.env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, ACCESS_LOG: String(variant === 'service-access-log') }
+    ? { DEMO_ROUTES: 'false', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: process.env.OVERLOAD_MAX_EVENT_LOOP_DELAY_MS, OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: process.env.OVERLOAD_MAX_EVENT_LOOP_UTILIZATION, ACCESS_LOG: String(variant === 'service-access-log') }
     : { LOG_LEVEL: 'silent' }),
   REDIS_URL: redisUrl,
   STATSD_HOST: '127.0.0.1',

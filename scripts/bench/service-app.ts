@@ -19,7 +19,8 @@ export async function serviceApp (variant: Variant, config: Config): Promise<Fas
   const overrides: Partial<FastifyServerOptions> = {
     // Under valgrind on a busy machine a plugin can take longer than Fastify's default 10 s to load.
     pluginTimeout: 0,
-    logger: part === 'logger' ? false : { ...shipped, stream: pino.destination({ dest: '/dev/null', sync: true }) }
+    logger: part === 'logger' ? false : { ...shipped, stream: pino.destination({ dest: '/dev/null', sync: true }) },
+    ...(part === 'timeouts' ? { connectionTimeout: 0, requestTimeout: 0 } : {})
   }
   const omit = new Set<OmittablePart>((OMITTABLE_PARTS as readonly string[]).includes(part ?? '') ? [part as OmittablePart] : [])
   return buildApp(config, overrides, part === 'metrics-sink' ? noopSink() : undefined, omit)

@@ -63,6 +63,21 @@ t.test('Redis that accepts but never answers: 503 after the command timeout', { 
   t.ok(took >= config.redisCommandTimeoutMs - 20 && took < config.redisCommandTimeoutMs + 500, `answered after the ${config.redisCommandTimeoutMs} ms timeout (${took.toFixed(0)} ms)`)
 })
 
+// QUIT is bounded by ioredis' commandTimeout (plugins/redis.ts): without it, close() would wait
+// for QUIT's reply until the test's own timeout.
+t.test('Redis that accepts but never answers does not hold shutdown: QUIT waits at most the command timeout', { skip }, async (t) => {
+  const { app, redis, config } = await build(t)
+  t.equal((await app.inject({ method: 'GET', url: '/health/ready' })).statusCode, 200)
+  const { execFileSync } = await import('node:child_process')
+  const pid = Number(execFileSync('redis-cli', ['-p', String(redis.port), 'info', 'server']).toString().match(/process_id:(\d+)/)?.[1])
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => { try { process.kill(pid, 'SIGCONT') } catch {} })
+  const start = performance.now()
+  await app.close()
+  const took = performance.now() - start
+  t.ok(took >= config.redisCommandTimeoutMs - 20 && took < config.redisCommandTimeoutMs + 1000, `closed after waiting for QUIT's reply for the ${config.redisCommandTimeoutMs} ms timeout (${took.toFixed(0)} ms)`)
+})
+
 t.test('start-up with Redis absent: the service starts, readiness 503', { skip }, async (t) => {
   const { app, redis } = await build(t)
   await app.close()
