@@ -39,6 +39,11 @@ export interface RedisServer {
   stop (signal?: NodeJS.Signals): Promise<void>
   /** Starts it again on the same port and directory. */
   start (): Promise<void>
+  /**
+   * Freezes the server (SIGSTOP): connections stay open and commands go unanswered.
+   * @returns the thaw (SIGCONT), safe to call twice; it also runs at teardown.
+   */
+  freeze (): () => void
 }
 
 export interface RedisServerOptions {
@@ -90,10 +95,22 @@ export async function startRedis (t: TestLike, opts: RedisServerOptions = {}): P
       proc.kill(signal)
     })
   }
+  const freeze = (): () => void => {
+    const proc = child
+    if (proc === undefined) throw new Error('redis-server is not running')
+    proc.kill('SIGSTOP')
+    let frozen = true
+    const thaw = (): void => {
+      if (frozen && proc.exitCode === null) proc.kill('SIGCONT')
+      frozen = false
+    }
+    t.teardown(thaw)
+    return thaw
+  }
   await start()
   t.teardown(async () => {
     await stop('SIGKILL')
     rmSync(dir, { recursive: true, force: true })
   })
-  return { port, url: `redis://127.0.0.1:${port}`, dir, stop, start }
+  return { port, url: `redis://127.0.0.1:${port}`, dir, stop, start, freeze }
 }

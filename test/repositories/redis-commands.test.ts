@@ -13,26 +13,14 @@ const TIMEOUT_MS = 200
 interface Measured { command: string, durationMs: number, failed: boolean }
 
 /** RedisCommands on a real redis-server (client built with the service's own options, command timeout TIMEOUT_MS), recording its measurements. */
-async function setup (t: TestLike & { teardown: (fn: () => unknown) => void }): Promise<{ commands: RedisCommands, client: Redis, measured: Measured[], freeze: () => () => void }> {
+async function setup (t: TestLike): Promise<{ commands: RedisCommands, client: Redis, measured: Measured[], freeze: () => () => void }> {
   const redis = await startRedis(t)
   const client = new Redis(redis.url, redisOptions(loadConfig({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(TIMEOUT_MS) })))
   await new Promise((resolve) => client.once('ready', resolve))
   const measured: Measured[] = []
   const commands = new RedisCommands(client, { ...noopSink(), redisCommand (command, durationMs, failed) { measured.push({ command, durationMs, failed }) } })
   t.teardown(() => { client.disconnect() })
-  const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1])
-  /** SIGSTOP: the connection stays open and commands go unanswered. Returns the SIGCONT. */
-  const freeze = (): () => void => {
-    process.kill(pid, 'SIGSTOP')
-    let frozen = true
-    const thaw = (): void => {
-      if (frozen) process.kill(pid, 'SIGCONT')
-      frozen = false
-    }
-    t.teardown(thaw)
-    return thaw
-  }
-  return { commands, client, measured, freeze }
+  return { commands, client, measured, freeze: redis.freeze }
 }
 
 t.test('a command that gets its reply: resolved with it, measured once as a success', { skip }, async (t) => {
