@@ -19,7 +19,7 @@ import { startFixtures, type Pinning } from './processes.js'
  *
  * Per run it prints 2xx per second, p99 latency of every answer, and the share of 503s.
  * Usage: `npm run bench:overload [-- --duration 15 --only burst|cpu --config 'label:K=V,K=V' ...]`.
- * Without --config it compares the previous defaults with the current ones. The server runs on
+ * Without --config it compares the default (delay check only) with the utilization check added. The server runs on
  * one CPU, wrk, redis-server and this script on the other (when taskset exists); other work on
  * the machine still competes, so the configurations run back to back in the same conditions.
  * @throws when wrk or redis-server is missing, or the service does not start.
@@ -34,8 +34,8 @@ const SERVER = fileURLToPath(new URL('dist/server.js', ROOT))
 const LUA = fileURLToPath(new URL('scripts/bench/statuses.lua', ROOT))
 
 const DEFAULTS: Configuration[] = [
-  { label: 'previous default (utilization 0.98 or delay 1000 ms)', env: { OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.98', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '1000' } },
-  { label: 'current default (config.ts)', env: {} }
+  { label: 'utilization 0.98 or delay 1000 ms', env: { OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.98', OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '1000' } },
+  { label: 'default: delay 1000 ms (config.ts)', env: {} }
 ]
 
 function parseArgs (argv: string[]): { durationS: number, only?: string, configs: Configuration[] } {
