@@ -1,7 +1,7 @@
 /**
  * Writes what is generated from one source each:
  * - from the metric catalogue (service/metrics/catalogue.ts): etc/statsd/mapping.yml for
- *   statsd_exporter and the metric table in README.md;
+ *   statsd_exporter and the metric table in docs/metrics.md;
  * - from package.json's config.runbookBaseUrl (scripts/runbooks.ts): every runbook_url in
  *   etc/prometheus/rules/alerts.yml and in the promtool tests' expected annotations;
  * - then the Kubernetes objects generated from those and the other sources
@@ -17,8 +17,8 @@ import { writeGenerated } from './kubernetes/write.js'
 
 const mapping = new URL('../etc/statsd/mapping.yml', import.meta.url)
 writeFileSync(mapping, renderMapping())
-const readme = new URL('../README.md', import.meta.url)
-writeFileSync(readme, withCatalogue(readFileSync(readme, 'utf8')))
+const metricsPage = new URL('../docs/metrics.md', import.meta.url)
+writeFileSync(metricsPage, withCatalogue(readFileSync(metricsPage, 'utf8')))
 
 const prometheus = new URL('../etc/prometheus/', import.meta.url)
 const base = runbookBaseUrl()
@@ -30,5 +30,5 @@ for (const file of ruleFiles) {
   const next = withRunbookUrls(text, base)
   if (next !== text) writeFileSync(url, next)
 }
-process.stdout.write(`wrote ${mapping.pathname}, the catalogue in ${readme.pathname} and runbook_url (${base}) in ${ruleFiles.length} files under ${prometheus.pathname}\n`)
+process.stdout.write(`wrote ${mapping.pathname}, the catalogue in ${metricsPage.pathname} and runbook_url (${base}) in ${ruleFiles.length} files under ${prometheus.pathname}\n`)
 process.stdout.write(`wrote ${writeGenerated()}\n`)

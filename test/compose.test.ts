@@ -10,6 +10,7 @@ import t, { type Test } from 'tap'
 import { parse } from 'yaml'
 import { loadConfig } from '../service/config.js'
 import { ROOT, which } from './helpers/stack.js'
+import { quickStart } from './compose/quick-start.js'
 
 interface Healthcheck { test?: string | string[], disable?: boolean }
 interface Service {
@@ -517,28 +518,25 @@ t.test('Dockerfile: npm ci takes the npm config and CA bundle as optional build 
   t.notMatch(lines.filter((l) => /^(COPY|ADD|ENV|ARG)\s/i.test(l)).join('\n'), /npmrc|cafile|cacert|ca-certificates/i, 'no npm config or CA copied, set or passed as a build argument')
 })
 
-t.test('README and the compose file give the same start command, and it rebuilds the service', async (t) => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  const twoCommands = /## The two commands\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? ''
-  const row = twoCommands.split('\n').find((l) => l.startsWith('| run the whole stack')) ?? ''
-  const commands = [...row.matchAll(/`([^`]+)`/g)].map((m) => m[1])
-  t.same(commands.filter((c) => c?.startsWith('docker-compose')), ['docker-compose up -d --build'], `the two commands: ${row}`)
-  t.notMatch(row, /\.env/, 'nothing to copy or edit first')
+t.test('the README quick start and the compose file give the same start command, and every documented `up` rebuilds the service', async (t) => {
+  const { up } = quickStart()
+  t.equal(up.line, 'docker compose up -d --build', 'the quick start starts the stack with docker compose up -d --build')
   const header = composeText.split('\n').filter((l) => l.startsWith('#')).join('\n')
-  t.match(header, /^# {3}docker-compose up -d --build\b/m, 'the compose file\'s header says the same')
-  // compose builds only a missing image: every `up` the README tells a user to run must rebuild,
-  // so a `git pull` never leaves the old code running, or say it runs an image built just before.
-  const withCompose = /### With docker-compose\n([\s\S]*?)\n### /.exec(readme)?.[1] ?? ''
-  t.ok(withCompose.length > 0, 'README has a "With docker-compose" section')
-  const ups = [...(twoCommands + withCompose).matchAll(/docker[- ]compose up\b[^`\n]*/g)].map((m) => m[0])
-  t.ok(ups.length >= 2, `${ups.length} start commands in "The two commands" and "With docker-compose"`)
-  for (const up of ups) t.match(up, /--(no-)?build\b/, `README: ${up}`)
+  t.match(header, /^# {3}docker compose up -d --build\b/m, 'the compose file\'s header says the same')
+  // compose builds only a missing image: every `up` the docs tell a user to run (their shell
+  // blocks) must rebuild, so a `git pull` never leaves the old code running, or say it runs an
+  // image built just before (--no-build).
+  const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+  const ups = pages.flatMap((page) => [...readFileSync(join(ROOT, page), 'utf8').matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((block) => [...block[1]!.matchAll(/docker[- ]compose up\b[^\n#]*/g)].map((m) => ({ page, command: m[0].trim() }))))
+  t.ok(ups.length >= 2, `${ups.length} start commands in the docs' shell blocks`)
+  for (const { page, command } of ups) t.match(command, /--(no-)?build\b/, `${page}: ${command}`)
 })
 
 t.test('one documented command shows the Grafana admin password, at the path Grafana and the secrets script use', async (t) => {
   const file = String(services.grafana?.environment?.GF_SECURITY_ADMIN_PASSWORD__FILE)
-  const command = `docker-compose exec grafana cat ${file}`
-  t.ok(readFileSync(join(ROOT, 'README.md'), 'utf8').includes(command), `README: ${command}`)
+  const command = `docker compose exec grafana cat ${file}`
+  t.ok(readFileSync(join(ROOT, 'docs', 'running.md'), 'utf8').includes(command), `docs/running.md: ${command}`)
   t.ok(composeText.includes(command), 'the compose file\'s header: the same')
   const script = readFileSync(join(ROOT, 'etc', 'compose', 'secrets.sh'), 'utf8')
   const relative = posix.relative('/secrets', file)

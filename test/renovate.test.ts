@@ -40,8 +40,8 @@ const IMAGE = /(?<![\w./@-])((?:[a-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9
  * Pins by a scan that knows no manager: image references with a version tag, kustomize's
  * `newTag:` values, `NAME_VERSION=` assignments (names with a dot
  * but no slash, and all-digit names, are StatsD lines; the service's own image carries package.json's
- * version), and the Node.js releases, except on the README line naming the benchmark machine
- * of the recorded results (history, not a pin).
+ * version), and the Node.js releases, except on the lines of docs/performance.md naming the
+ * benchmark machine of the recorded results (`Machine: ...`: what was measured on, not a pin).
  */
 function scanPins (files: Map<string, string>): FoundPin[] {
   const out: FoundPin[] = []
@@ -60,7 +60,7 @@ function scanPins (files: Map<string, string>): FoundPin[] {
     for (const v of [NODE, NODE_PREVIOUS]) {
       for (const m of text.matchAll(new RegExp(`(?<![\\w.])${v.replace(/\./g, '\\.')}(?![\\d])`, 'g'))) {
         const line = text.slice(text.lastIndexOf('\n', m.index) + 1)
-        if (file === 'README.md' && line.startsWith('Machine:')) continue
+        if (file === 'docs/performance.md' && line.startsWith('Machine:')) continue
         out.push({ file, start: m.index, text: v })
       }
     }
@@ -125,7 +125,7 @@ t.test('what moves together is matched alike: one image, one version, every copy
   for (const image of compose) {
     const copies = managed.filter((p) => p.depName === image.depName)
     t.same([...new Set(copies.map((p) => p.currentValue))], [image.currentValue], `${image.depName}: one version in ${[...new Set(copies.map((p) => p.file))].join(', ')}`)
-    t.ok(copies.some((p) => p.file === 'README.md'), `${image.depName}: the README matrix row is matched`)
+    t.ok(copies.some((p) => p.file === 'docs/compatibility.md'), `${image.depName}: the compatibility matrix row is matched`)
   }
   for (const k of managed.filter((p) => p.manager === 'kustomize' && !p.depName.endsWith('fastify-monitoring'))) {
     t.ok(compose.some((c) => c.depName === k.depName && c.currentValue === k.currentValue), `generated ${k.depName}:${k.currentValue} has its docker-compose source`)
@@ -135,7 +135,7 @@ t.test('what moves together is matched alike: one image, one version, every copy
     const want = p.depType === 'node-previous' ? NODE_PREVIOUS : NODE
     t.ok(p.currentValue === want || p.currentValue.startsWith(`${want}-`), `${p.file}:${lineOf(files, p)} ${p.depName} ${p.currentValue} (${p.depType ?? 'image'}) is ${want}`)
   }
-  t.same([...new Set(node.map((p) => p.file))].sort(), ['Dockerfile', 'README.md', 'package.json', 'scripts/ensure-node.sh'], 'the Node.js release: Dockerfile, README, engines, ensure-node.sh')
+  t.same([...new Set(node.map((p) => p.file))].sort(), ['Dockerfile', 'docs/compatibility.md', 'package.json', 'scripts/ensure-node.sh'], 'the Node.js release: Dockerfile, the compatibility matrix, engines, ensure-node.sh')
 })
 
 t.test('fixtures: a `$' + '{VAR:-image:tag}` compose image is matched, and a pin in a new place is reported', async (t) => {

@@ -262,7 +262,7 @@ t.test('hundreds of malformed HTTP messages over real sockets', { skip: haveRedi
   svc.kill('SIGTERM')
   t.equal((await svc.exited).code, 0, 'and shuts down cleanly')
   // Every response is counted once, parser-level rejections by the clientError handler; only
-  // Node's missing-Host 400 never reaches Fastify (README, "Hostile input"). +2: startService's
+  // Node's missing-Host 400 never reaches Fastify (docs/reliability.md, "Answers below Fastify"). +2: startService's
   // probe and the readiness check. The last datagrams may still be queued.
   const expected = responses + 2
   const total = (l: string[]): number => [...counterTotals(l, 'http.requests', []).values()].reduce((a, b) => a + b, 0)

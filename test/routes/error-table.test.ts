@@ -11,7 +11,7 @@ const LONG_404 = `/nowhere/${'n'.repeat(291)}?x=${'q'.repeat(50)}`
 
 /**
  * Every error path over a real socket, with the exact status, headers and body: the table in
- * README.md ("Errors") lists these same answers.
+ * docs/api.md ("Errors") lists these same answers.
  */
 t.test('every error path answers exactly the documented body, over a real socket', { skip }, async (t) => {
   // Load shedding off: on a busy test machine it would answer some requests 503 itself.

@@ -179,7 +179,7 @@ t.test('stack.sh: Redis with the compose persistence, started, reported, stopped
   t.equal(busy.code, 1, 'a port in use is a failure')
   t.match(busy.stdout, new RegExp(`FAILED\\s+app: 127\\.0\\.0\\.1:${port} is already in use by another program; set APP_PORT to a free port \\(e\\.g\\. APP_PORT=\\d+ scripts/stack\\.sh start\\)`), 'it names the variable to set')
 
-  // One component on its own, as in the README's outage exercise; the data survives.
+  // One component on its own, as in the outage exercise of docs/running.md; the data survives.
   const cli = (...args: string[]): string => spawnSync('redis-cli', ['-p', String(port), ...args], {
     encoding: 'utf8', env: { ...process.env, REDISCLI_AUTH: 'runner-test-password' }
   }).stdout.trim()
