@@ -10,7 +10,7 @@ FROM node:26.12.1-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Behind a TLS-intercepting proxy npm needs the machine's npm config and CA bundle: optional
-# build secrets (README "Behind a TLS-intercepting proxy"), mounted for this RUN only, never in a layer.
+# build secrets (docs/running.md "Behind a TLS-intercepting proxy"), mounted for this RUN only, never in a layer.
 RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
     if [ -f /run/secrets/npmrc ]; then export NPM_CONFIG_USERCONFIG=/run/secrets/npmrc; fi; \
     if [ -f /run/secrets/cacert ]; then export NPM_CONFIG_CAFILE=/run/secrets/cacert; fi; \

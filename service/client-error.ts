@@ -45,7 +45,7 @@ function methodOf (err: ConnectionError): string {
  * close`, counts the answer in `http.requests` under {@link UNMATCHED_ROUTE} with its status
  * (method from the request line when there is one, duration 0 ms: no request ever started, so
  * there is nothing to time) and logs it at info with the parser's error code. Nothing is sent or
- * counted when the client already reset the connection (ECONNRESET), the socket is no longer
+ * counted when the client already reset the connection (ECONNRESET), the socket is not
  * writable, or a response is already being written on it (a later pipelined request failed):
  * bytes written then would corrupt that response (the same check as Node's socketOnError).
  */

@@ -18,7 +18,7 @@ export interface Config {
   /**
    * ACCESS_LOG: true writes Fastify's two `info` lines per request (`incoming request`,
    * `request completed` with status and response time); default false, because they cost more per
-   * request than the whole instrumentation (README "Performance"). Errors are logged either way.
+   * request than the whole instrumentation (docs/performance.md). Errors are logged either way.
    */
   readonly accessLog: boolean
   /** SERVICE_NAME: the `service` tag on every metric (default fastify-monitoring). */
@@ -65,7 +65,7 @@ export interface Config {
    * OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: event-loop utilization over one sample (0..1) above
    * which requests are answered 503 (default 0: off). Off because it feeds itself: answering the
    * 503s keeps the loop busy, so under a closed-loop burst utilization stays at 1 and shedding
-   * never stops while the burst lasts (scripts/bench/overload.ts, README "Overload").
+   * never stops while the burst lasts (scripts/bench/overload.ts, docs/reliability.md "Overload").
    */
   readonly overloadMaxEventLoopUtilization: number
   /** OVERLOAD_SAMPLE_INTERVAL_MS: how often the overload checks sample the loop (ms, default 1000). */

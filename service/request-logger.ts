@@ -6,7 +6,7 @@ type LogMethod = (...args: unknown[]) => void
 /**
  * Fastify's per-request log lines only with ACCESS_LOG=true: `incoming request` and `request
  * completed` are each a pino line with the request or reply serialized, together more instructions
- * per request than every plugin of the service (README "Performance"). A request that failed
+ * per request than every plugin of the service (docs/performance.md). A request that failed
  * while its response was sent (`request errored`) and the framework's other error lines
  * (stream, serializer, writeHead errors) are logged either way.
  */
@@ -27,8 +27,8 @@ export class AccessLogController extends LogController {
 /**
  * A request's logger that becomes a pino child (with the request's `reqId` binding) on its first
  * use. Fastify makes one child logger per request; with ACCESS_LOG off most requests never log,
- * and building the child (bindings serialized, formatters rebuilt) was about 9k instructions per
- * request (README "Performance"). A line logged through it is the line the child would write.
+ * and building the child (bindings serialized, formatters rebuilt) is work a request that never
+ * logs does not need (docs/performance.md measures the cost of both ways). A line logged through it is the line the child would write.
  */
 class LazyChildLogger {
   #child: FastifyBaseLogger | undefined

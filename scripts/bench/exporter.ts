@@ -39,7 +39,7 @@ export const PEER_MAPPINGS = [
 export function benchMapping (projectMapping: string = readFileSync(mappingPath(), 'utf8')): string {
   const doc = parse(projectMapping) as { mappings: Array<Record<string, unknown>> }
   const last = doc.mappings.at(-1)
-  if (last?.action !== 'drop') throw new Error('the mapping no longer ends with its catch-all drop rule')
+  if (last?.action !== 'drop') throw new Error('the mapping does not end with its catch-all drop rule')
   doc.mappings.splice(doc.mappings.length - 1, 0, ...PEER_MAPPINGS)
   return stringify(doc)
 }

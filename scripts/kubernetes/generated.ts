@@ -59,7 +59,7 @@ export function prometheusRule (): Record<string, unknown> {
  * The AlertmanagerConfig translated from etc/alertmanager/alertmanager.yml, its top route
  * narrowed to this service's alerts (`service="<SERVICE_NAME>"`, the label every rule keeps).
  * The operator also adds `namespace="<its namespace>"` by default (alertmanagerConfigMatcherStrategy
- * OnNamespace), which alerts aggregated `by (service)` do not carry: README, "Running on Kubernetes".
+ * OnNamespace), which alerts aggregated `by (service)` do not carry: docs/kubernetes.md, "Helm values of kube-prometheus-stack that matter".
  */
 export function alertmanagerConfig (): Record<string, unknown> {
   const spec = alertmanagerConfigSpec() as { route: Record<string, unknown> }

@@ -1,5 +1,5 @@
 /**
- * Writes etc/kubernetes/base/generated/ (see generated.ts), removing files no longer generated
+ * Writes etc/kubernetes/base/generated/ (see generated.ts), removing files the generator does not write
  * (a deleted dashboard). Called by scripts/generate.ts (`npm run generate`).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'

@@ -46,7 +46,7 @@ for (let n = 0; n < 1000; n++) {
  * gives (test/metrics/datagram-writer.test.ts compares the two), without a string per value:
  * printing a fractional double takes V8's shortest-digits algorithm, and with the strings joined
  * per line it cost about 1,300 instructions per value against about 150 now (valgrind, the
- * formatting alone; README, "Performance").
+ * formatting alone; docs/metrics.md, "How the instrumentation works").
  */
 export function writeMs (buf: Uint8Array, pos: number, ms: number): number {
   const us = Math.round(ms * 1000)

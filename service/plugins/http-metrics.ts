@@ -36,7 +36,7 @@ export function routeTag (request: FastifyRequest): string {
  * Each route gets its own `onResponse` hook, added by an `onRoute` hook with the route template
  * already known (`routeOptions.url`), so a response costs no lookup of its route: reading
  * `request.routeOptions` builds a new object of a dozen fields on every call (Fastify 5
- * lib/request.js), about 600 instructions per read (README, "Performance"). One
+ * lib/request.js), about 600 instructions per read (docs/metrics.md, "How the instrumentation works"). One
  * application-wide `onResponse` hook measures what no route served (404 and 405 from Fastify's
  * not-found handler, `route` = {@link UNMATCHED_ROUTE}) and keeps the in-flight count for every
  * response. Register this plugin before the routes: a route added earlier gets no hook of its

@@ -14,7 +14,7 @@ export interface OverloadOptions {
    * Event-loop utilization over one sample (0..1) above which requests are shed
    * (OVERLOAD_MAX_EVENT_LOOP_UTILIZATION). 0 switches this check off, and is the default: writing
    * 503s keeps the loop as busy as serving, so under a closed-loop burst this check never lets go
-   * (README "Overload", scripts/bench/overload.ts).
+   * (docs/reliability.md "Overload", scripts/bench/overload.ts).
    */
   maxEventLoopUtilization: number
   /** How often the event loop is sampled, in milliseconds (OVERLOAD_SAMPLE_INTERVAL_MS). */
