@@ -58,8 +58,9 @@ t.test('docker-compose up -d: the whole stack, really run', { skip: missing === 
     // The README's `up -d --build`: appImage built the service's image just before, as --build
     // would but with the build secrets docker-compose 1.29 cannot pass, so compose runs it as built.
     t.ok(readme.up.args.includes('--build'), `the README's start command rebuilds: ${readme.up.line}`)
-    const up = await stack.compose([...readme.up.args.map((a) => a === '--build' ? '--no-build' : a), ...running])
-    t.equal(up.code, 0, `docker-compose ${readme.up.args.join(' ')} exits 0${up.code === 0 ? '' : `:\n${up.stderr}`}`)
+    const upArgs = readme.up.args.map((a) => a === '--build' ? '--no-build' : a)
+    const up = await stack.compose([...upArgs, ...running])
+    t.equal(up.code, 0, `docker-compose ${upArgs.join(' ')} exits 0${up.code === 0 ? '' : `:\n${up.stderr}`}`)
     await waitHealthy(t, project, services, running)
     timings.up = (Date.now() - started) / 1000
   })
