@@ -3,11 +3,10 @@ import Fastify, { type FastifyInstance, type FastifyPluginCallback } from 'fasti
 import type { Config } from '../../service/config.js'
 import { ITEM_PREFIX } from '../../service/repositories/items.js'
 import { Item, ItemParams } from '../../service/schemas/items.js'
-import statsd, { hotShotsSink, rateLimitedErrorLog } from '../../service/plugins/statsd.js'
+import statsdRed, { rateLimitedErrorLog } from 'fastify-statsd-red'
 import redis from '../../service/plugins/redis.js'
 import store from '../../service/plugins/store.js'
-import httpMetrics from '../../service/plugins/http-metrics.js'
-import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
+import { hotShotsSink } from './hot-shots-sink.js'
 import { OMITTABLE_PARTS } from '../../service/app.js'
 import { serviceApp, twinApp } from './service-app.js'
 
@@ -111,14 +110,20 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
   const instrumented = variant === 'aggregating' || variant === 'hot-shots'
   if (instrumented) {
     const sink = variant === 'hot-shots' ? hotShotsSink(config, rateLimitedErrorLog(app.log)) : undefined
-    await app.register(statsd, { config, sink })
+    await app.register(statsdRed, {
+      host: config.statsdHost,
+      port: config.statsdPort,
+      service: config.serviceName,
+      instance: config.serviceInstance,
+      flushIntervalMs: config.metricsFlushIntervalMs,
+      maxDatagramBytes: config.statsdMaxDatagramBytes,
+      runtimeIntervalMs: config.runtimeMetricsIntervalMs,
+      version: config.version,
+      sink
+    })
   }
   await app.register(redis, { config })
-  if (instrumented) {
-    await app.register(store)
-    await app.register(httpMetrics)
-    await app.register(runtimeMetrics, { config })
-  }
+  if (instrumented) await app.register(store)
   if (variant === 'fastify-metrics') {
     await app.register(fastifyMetricsPlugin(), {
       defaultMetrics: { enabled: false },
@@ -149,7 +154,7 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
   }, async (request, reply) => {
     const { key } = request.params
     const value = await lookup(key)
-    if (instrumented) app.metrics.cacheLookup(value === null ? 'miss' : 'hit')
+    if (instrumented) app.serviceMetrics.cacheLookups.add({ result: value === null ? 'miss' : 'hit' })
     if (value === null) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `item ${key} not found` })
     return { key, value }
   })
