@@ -11,6 +11,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -170,12 +171,21 @@ t.test('a scratch Fastify app installs the packed package and is monitored by th
   for (let i = 0; i < sent.health + 1; i++) await fetch(`${base}/health`)
   for (let i = 0; i < sent.missing; i++) t.equal((await fetch(`${base}/nowhere`)).status, 404)
   for (let i = 0; i < sent.failed; i++) t.equal((await fetch(`${base}/fail`)).status, 500)
+  // One aborted request: half a body, then the client goes away while Fastify waits for the rest.
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write('POST /orders/card HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a"')
+      setImmediate(() => { socket.destroy(); resolve() })
+    })
+    socket.on('error', reject)
+  })
 
   // 5. Counts exact at the exporter, under the app's own service label.
   const svc = { service: SERVICE }
   const page = await waitFor('the exporter to count every request', async () => {
     const text = await (await fetch(`http://${exporter.target}/metrics`)).text()
-    return sum(text, 'orders_placed_total', svc) === sent.card + sent.invoice && sum(text, 'http_requests_total', svc) === sent.hello + sent.card + sent.invoice + sent.missing + sent.failed
+    return sum(text, 'orders_placed_total', svc) === sent.card + sent.invoice && sum(text, 'http_requests_aborted_total', svc) === 1 &&
+      sum(text, 'http_requests_total', svc) === sent.hello + sent.card + sent.invoice + sent.missing + sent.failed
       ? text
       : undefined
   }, 60_000)
@@ -185,6 +195,7 @@ t.test('a scratch Fastify app installs the packed package and is monitored by th
   t.equal(sum(page, 'http_requests_total', { ...svc, route: '/fail', status_code: '500' }), sent.failed, 'the 500s')
   t.equal(sum(page, 'http_requests_total', { ...svc, route: '/health' }), 0, 'the excluded route is not measured')
   t.equal(sum(page, 'http_request_duration_seconds_count', { ...svc, route: '/hello' }), sent.hello, 'one duration per /hello response')
+  t.equal(sum(page, 'http_requests_aborted_total', { ...svc, route: '/orders/:payment', method: 'POST' }), 1, 'the aborted request, under its template')
   t.equal(sum(page, 'orders_placed_total', { ...svc, payment: 'card' }), sent.card, 'the declared counter, card')
   t.equal(sum(page, 'orders_placed_total', { ...svc, payment: 'invoice' }), sent.invoice, 'the declared counter, invoice')
   t.equal(sum(page, 'payment_duration_seconds_count', svc), sent.card + sent.invoice, 'the declared timer, one observation per order')
