@@ -25,6 +25,10 @@ import { serviceApp, twinApp } from './service-app.js'
  * - `aggregating`: the service's instrumentation as shipped (statsd plugin with its default
  *   aggregating sink, http-metrics hooks with in-flight, Redis command timers, cache lookups,
  *   runtime gauges);
+ * - `plugin`: what an adopter of fastify-statsd-red runs: the package entry registered with one
+ *   call (service, instance, StatsD target; every other option at its default: HTTP RED, in
+ *   flight, aborted, runtime gauges), nothing app-specific declared, Redis read directly as in
+ *   `bare` (docs/monitor-your-own-app.md);
  * - `fastify-metrics`: fastify-metrics with its route histogram only (no default metrics, no
  *   summary), the usual Prometheus-client alternative;
  * - `hot-shots`: the same contract as `aggregating` through the previous per-line sink, one
@@ -50,12 +54,12 @@ import { serviceApp, twinApp } from './service-app.js'
 export const DECOMPOSITION_PARTS = ['logger', 'metrics-sink', 'timeouts', ...OMITTABLE_PARTS] as const
 export type DecompositionPart = typeof DECOMPOSITION_PARTS[number]
 
-const BASE_VARIANTS = ['bare', 'service', 'service-access-log', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
+const BASE_VARIANTS = ['bare', 'service', 'service-access-log', 'twin', 'aggregating', 'plugin', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
 export const VARIANTS = [...BASE_VARIANTS, ...DECOMPOSITION_PARTS.map((p) => `service-no-${p}` as const)] as const
 export type Variant = typeof VARIANTS[number]
 
 /** What `npm run bench` runs without `--variants`: the service, its twin and the instrumentation variants. */
-export const DEFAULT_VARIANTS: readonly Variant[] = ['bare', 'service', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs']
+export const DEFAULT_VARIANTS: readonly Variant[] = ['bare', 'service', 'twin', 'aggregating', 'plugin', 'fastify-metrics', 'hot-shots', 'immobiliarelabs']
 
 /** The service itself, whole or with a part left out. */
 export function isService (variant: Variant): boolean {
@@ -64,10 +68,10 @@ export function isService (variant: Variant): boolean {
 
 /** The variants whose server sends StatsD. */
 export const STATSD_VARIANTS: readonly Variant[] = VARIANTS.filter((v) =>
-  v === 'aggregating' || v === 'hot-shots' || v === 'immobiliarelabs' || (isService(v) && v !== 'service-no-metrics-sink'))
+  v === 'aggregating' || v === 'plugin' || v === 'hot-shots' || v === 'immobiliarelabs' || (isService(v) && v !== 'service-no-metrics-sink'))
 
 /** The variants whose sink must deliver every count (the zero-loss check); the decomposition's may measure less. */
-export const LOSSLESS_VARIANTS: readonly Variant[] = ['aggregating', 'service', 'service-access-log']
+export const LOSSLESS_VARIANTS: readonly Variant[] = ['aggregating', 'plugin', 'service', 'service-access-log']
 
 /**
  * The two routes measured: a trivial one and a Redis hit. The trivial route is the service's
@@ -120,6 +124,14 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
       runtimeIntervalMs: config.runtimeMetricsIntervalMs,
       version: config.version,
       sink
+    })
+  }
+  if (variant === 'plugin') {
+    await app.register(statsdRed, {
+      host: config.statsdHost,
+      port: config.statsdPort,
+      service: config.serviceName,
+      instance: config.serviceInstance
     })
   }
   await app.register(redis, { config })
