@@ -1,7 +1,8 @@
 # fastify-monitoring service image.
 #
-# Three stages on one pinned base: `build` compiles TypeScript with the dev dependencies,
-# `deps` installs the production dependencies only, and the final stage takes dist/ and
+# Three stages on one pinned base: `build` compiles TypeScript with the dev dependencies (the
+# instrumentation package packages/fastify-statsd-red, an npm workspace, then the service),
+# `deps` installs the production dependencies only, and the final stage takes dist/ (both) and
 # node_modules/ from them: no compiler, no dev dependencies, no npm, no sources in the image.
 # Checked by test/compose.test.ts (node pinned to the patch release CI runs, NODE_VERSION in
 # scripts/ensure-node.sh, Debian 13 `trixie-slim` in every stage; multi-stage, non-root, HEALTHCHECK).
@@ -9,6 +10,7 @@
 FROM node:26.12.1-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/fastify-statsd-red/package.json ./packages/fastify-statsd-red/
 # Behind a TLS-intercepting proxy npm needs the machine's npm config and CA bundle: optional
 # build secrets (docs/running.md "Behind a TLS-intercepting proxy"), mounted for this RUN only, never in a layer.
 RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
@@ -16,6 +18,8 @@ RUN --mount=type=secret,id=npmrc --mount=type=secret,id=cacert \
     if [ -f /run/secrets/cacert ]; then export NPM_CONFIG_CAFILE=/run/secrets/cacert; fi; \
     npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
+COPY packages/fastify-statsd-red/tsconfig.json ./packages/fastify-statsd-red/
+COPY packages/fastify-statsd-red/src ./packages/fastify-statsd-red/src
 COPY service ./service
 # Without source maps: node runs without --enable-source-maps and the sources stay out of the
 # image, so the 31 .map files would be bytes nothing reads. Stack traces name dist/*.js lines,
@@ -27,6 +31,8 @@ FROM node:26.12.1-trixie-slim AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY package.json package-lock.json ./
+# The workspace's package.json: npm ci links node_modules/fastify-statsd-red to it.
+COPY packages/fastify-statsd-red/package.json ./packages/fastify-statsd-red/
 # --ignore-scripts: no production dependency needs an install script, so none gets to run one.
 # --omit=optional: the only optional production dependency is unix-dgram (with bindings, nan and
 # file-uri-to-path), hot-shots' Unix-domain-socket transport, which it loads only for
@@ -54,6 +60,10 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 # server.js reads ../package.json (relative to dist/) for the service version.
 COPY package.json ./
+# The instrumentation package as node_modules/fastify-statsd-red (a link) finds it: its
+# package.json (exports) and its compiled JavaScript.
+COPY packages/fastify-statsd-red/package.json ./packages/fastify-statsd-red/
+COPY --from=build /app/packages/fastify-statsd-red/dist ./packages/fastify-statsd-red/dist
 COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 8080

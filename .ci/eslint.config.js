@@ -3,6 +3,6 @@
 import neostandard from 'neostandard'
 
 export default [
-  { ignores: ['node_modules/**', 'dist/**', '.run/**', '.tap/**', 'coverage/**', 'etc/dashboards/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.run/**', '.tap/**', 'coverage/**', 'etc/dashboards/**', 'packages/*/dist/**'] },
   ...neostandard({ ts: true })
 ]

@@ -1,6 +1,6 @@
 /**
  * Writes what is generated from one source each:
- * - from the metric catalogue (service/metrics/catalogue.ts): etc/statsd/mapping.yml for
+ * - from the metric catalogue (the plugin's and service/metrics/catalogue.ts): etc/statsd/mapping.yml for
  *   statsd_exporter and the metric table in docs/metrics.md;
  * - from package.json's config.runbookBaseUrl (scripts/runbooks.ts): every runbook_url in
  *   etc/prometheus/rules/alerts.yml and in the promtool tests' expected annotations;
@@ -10,13 +10,13 @@
  * Run with `npm run generate`; tests fail when any of them is stale.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { renderMapping } from '../service/metrics/mapping.js'
+import { serviceMapping } from './mapping.js'
 import { withCatalogue } from './catalogue-docs.js'
 import { RUNBOOK_URL_FILE, runbookBaseUrl, withRunbookUrls } from './runbooks.js'
 import { writeGenerated } from './kubernetes/write.js'
 
 const mapping = new URL('../etc/statsd/mapping.yml', import.meta.url)
-writeFileSync(mapping, renderMapping())
+writeFileSync(mapping, serviceMapping())
 const metricsPage = new URL('../docs/metrics.md', import.meta.url)
 writeFileSync(metricsPage, withCatalogue(readFileSync(metricsPage, 'utf8')))
 

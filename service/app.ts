@@ -3,14 +3,10 @@ import fp from 'fastify-plugin'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Config } from './config.js'
-import type { MetricsSink } from './metrics/sink.js'
-import statsd from './plugins/statsd.js'
+import statsdRed, { methodTag, UNMATCHED_ROUTE, type MetricsSink } from 'fastify-statsd-red'
 import redis from './plugins/redis.js'
 import store from './plugins/store.js'
-import httpMetrics, { methodTag } from './plugins/http-metrics.js'
-import { UNMATCHED_ROUTE } from './metrics/catalogue.js'
 import overload, { overloadOptions } from './plugins/under-pressure.js'
-import runtimeMetrics from './plugins/runtime-metrics.js'
 import errors from './plugins/errors.js'
 import validation, { validationError } from './plugins/validation.js'
 import drain from './plugins/drain.js'
@@ -36,8 +32,9 @@ export interface AppOptions {
  * Parts of the app the benchmark's decomposition (`npm run bench:instructions -- --decompose`)
  * leaves out one at a time to measure what each costs per request; the service never omits any.
  * `validation` and `serializers` keep the schemas but swap the compiled Ajv validators for one
- * accepting everything and fast-json-stringify for `JSON.stringify`. Without `http-metrics` the
- * in-flight gauge reads 0.
+ * accepting everything and fast-json-stringify for `JSON.stringify`. `http-metrics` and
+ * `runtime-metrics` are the plugin's `http: false` and `runtimeIntervalMs: 0`; without
+ * `http-metrics` the in-flight gauge reads 0.
  */
 export const OMITTABLE_PARTS = ['http-metrics', 'drain', 'overload', 'runtime-metrics', 'errors', 'validation', 'serializers'] as const
 export type OmittablePart = typeof OMITTABLE_PARTS[number]
@@ -120,14 +117,24 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   fastify.addSchema(ErrorResponse)
   // A JSON API: text/plain bodies get 415 instead of being parsed into a string.
   fastify.removeContentTypeParser('text/plain')
-  await fastify.register(statsd, { config, sink: opts.sink })
+  const omit = opts.omit ?? new Set()
+  // The instrumentation, registered as any application registers it: before the routes.
+  await fastify.register(statsdRed, {
+    host: config.statsdHost,
+    port: config.statsdPort,
+    service: config.serviceName,
+    instance: config.serviceInstance,
+    flushIntervalMs: config.metricsFlushIntervalMs,
+    maxDatagramBytes: config.statsdMaxDatagramBytes,
+    runtimeIntervalMs: omit.has('runtime-metrics') ? 0 : config.runtimeMetricsIntervalMs,
+    version: config.version,
+    http: !omit.has('http-metrics'),
+    sink: opts.sink
+  })
   await fastify.register(redis, { config })
   await fastify.register(store)
-  const omit = opts.omit ?? new Set()
-  await fastify.register(omit.has('http-metrics') ? inFlightStandIn : httpMetrics)
   if (!omit.has('drain')) await fastify.register(drain)
   if (!omit.has('overload')) await fastify.register(overload, overloadOptions(config))
-  if (!omit.has('runtime-metrics')) await fastify.register(runtimeMetrics, { config })
 
   if (!omit.has('errors')) await fastify.register(errors)
   if (omit.has('validation')) fastify.setValidatorCompiler(() => () => true)
@@ -139,9 +146,6 @@ export async function app (fastify: FastifyInstance, opts: AppOptions): Promise<
   await fastify.register(healthRoutes)
   if (config.demoRoutes) await fastify.register(demoRoutes)
 }
-
-/** Without http-metrics (decomposition only): the plugins that depend on it find its name and an in-flight count of 0. */
-const inFlightStandIn = fp(async (fastify: FastifyInstance) => { fastify.decorate('inFlight', () => 0) }, { name: 'http-metrics' })
 
 /**
  * Builds a ready-to-listen Fastify instance for a config, with the TypeBox type provider.

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyInstance } from 'fastify'
 import { UNMATCHED_ROUTE } from './metrics/catalogue.js'
-import { methodTag } from './plugins/http-metrics.js'
+import { methodTag } from 'fastify-statsd-red'
 
 /**
  * The status Node itself would answer for a `clientError` (lib/_http_server.js, socketOnError):

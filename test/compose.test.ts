@@ -502,7 +502,7 @@ t.test('Dockerfile: multi-stage on a pinned node:26 trixie-slim, production depe
 t.test('.dockerignore lets in only what the Dockerfile copies', async (t) => {
   const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
   t.equal(rules[0], '*', 'everything is excluded first')
-  t.same(rules.slice(1).sort(), ['!package-lock.json', '!package.json', '!service/', '!tsconfig.json'], 'then the build inputs are allowed back')
+  t.same(rules.slice(1).sort(), ['!package-lock.json', '!package.json', '!packages/fastify-statsd-red/package.json', '!packages/fastify-statsd-red/src/', '!packages/fastify-statsd-red/tsconfig.json', '!service/', '!tsconfig.json'], 'then the build inputs are allowed back')
 })
 
 t.test('Dockerfile: npm ci takes the npm config and CA bundle as optional build secrets, never a layer', async (t) => {

@@ -135,7 +135,7 @@ t.test('what moves together is matched alike: one image, one version, every copy
     const want = p.depType === 'node-previous' ? NODE_PREVIOUS : NODE
     t.ok(p.currentValue === want || p.currentValue.startsWith(`${want}-`), `${p.file}:${lineOf(files, p)} ${p.depName} ${p.currentValue} (${p.depType ?? 'image'}) is ${want}`)
   }
-  t.same([...new Set(node.map((p) => p.file))].sort(), ['Dockerfile', 'docs/compatibility.md', 'package.json', 'scripts/ensure-node.sh'], 'the Node.js release: Dockerfile, the compatibility matrix, engines, ensure-node.sh')
+  t.same([...new Set(node.map((p) => p.file))].sort(), ['Dockerfile', 'docs/compatibility.md', 'package.json', 'packages/fastify-statsd-red/package.json', 'scripts/ensure-node.sh'], 'the Node.js release: Dockerfile, the compatibility matrix, engines (the root\'s and the package\'s), ensure-node.sh')
 })
 
 t.test('fixtures: a `$' + '{VAR:-image:tag}` compose image is matched, and a pin in a new place is reported', async (t) => {

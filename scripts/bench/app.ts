@@ -3,11 +3,10 @@ import Fastify, { type FastifyInstance, type FastifyPluginCallback } from 'fasti
 import type { Config } from '../../service/config.js'
 import { ITEM_PREFIX } from '../../service/repositories/items.js'
 import { Item, ItemParams } from '../../service/schemas/items.js'
-import statsd, { hotShotsSink, rateLimitedErrorLog } from '../../service/plugins/statsd.js'
+import statsdRed, { rateLimitedErrorLog } from 'fastify-statsd-red'
 import redis from '../../service/plugins/redis.js'
 import store from '../../service/plugins/store.js'
-import httpMetrics from '../../service/plugins/http-metrics.js'
-import runtimeMetrics from '../../service/plugins/runtime-metrics.js'
+import { hotShotsSink } from './hot-shots-sink.js'
 import { OMITTABLE_PARTS } from '../../service/app.js'
 import { serviceApp, twinApp } from './service-app.js'
 
@@ -26,6 +25,10 @@ import { serviceApp, twinApp } from './service-app.js'
  * - `aggregating`: the service's instrumentation as shipped (statsd plugin with its default
  *   aggregating sink, http-metrics hooks with in-flight, Redis command timers, cache lookups,
  *   runtime gauges);
+ * - `plugin`: what an adopter of fastify-statsd-red runs: the package entry registered with one
+ *   call (service, instance, StatsD target; every other option at its default: HTTP RED, in
+ *   flight, aborted, runtime gauges), nothing app-specific declared, Redis read directly as in
+ *   `bare` (docs/monitor-your-own-app.md);
  * - `fastify-metrics`: fastify-metrics with its route histogram only (no default metrics, no
  *   summary), the usual Prometheus-client alternative;
  * - `hot-shots`: the same contract as `aggregating` through the previous per-line sink, one
@@ -51,12 +54,12 @@ import { serviceApp, twinApp } from './service-app.js'
 export const DECOMPOSITION_PARTS = ['logger', 'metrics-sink', 'timeouts', ...OMITTABLE_PARTS] as const
 export type DecompositionPart = typeof DECOMPOSITION_PARTS[number]
 
-const BASE_VARIANTS = ['bare', 'service', 'service-access-log', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
+const BASE_VARIANTS = ['bare', 'service', 'service-access-log', 'twin', 'aggregating', 'plugin', 'fastify-metrics', 'hot-shots', 'immobiliarelabs', 'empty-hooks'] as const
 export const VARIANTS = [...BASE_VARIANTS, ...DECOMPOSITION_PARTS.map((p) => `service-no-${p}` as const)] as const
 export type Variant = typeof VARIANTS[number]
 
 /** What `npm run bench` runs without `--variants`: the service, its twin and the instrumentation variants. */
-export const DEFAULT_VARIANTS: readonly Variant[] = ['bare', 'service', 'twin', 'aggregating', 'fastify-metrics', 'hot-shots', 'immobiliarelabs']
+export const DEFAULT_VARIANTS: readonly Variant[] = ['bare', 'service', 'twin', 'aggregating', 'plugin', 'fastify-metrics', 'hot-shots', 'immobiliarelabs']
 
 /** The service itself, whole or with a part left out. */
 export function isService (variant: Variant): boolean {
@@ -65,10 +68,10 @@ export function isService (variant: Variant): boolean {
 
 /** The variants whose server sends StatsD. */
 export const STATSD_VARIANTS: readonly Variant[] = VARIANTS.filter((v) =>
-  v === 'aggregating' || v === 'hot-shots' || v === 'immobiliarelabs' || (isService(v) && v !== 'service-no-metrics-sink'))
+  v === 'aggregating' || v === 'plugin' || v === 'hot-shots' || v === 'immobiliarelabs' || (isService(v) && v !== 'service-no-metrics-sink'))
 
 /** The variants whose sink must deliver every count (the zero-loss check); the decomposition's may measure less. */
-export const LOSSLESS_VARIANTS: readonly Variant[] = ['aggregating', 'service', 'service-access-log']
+export const LOSSLESS_VARIANTS: readonly Variant[] = ['aggregating', 'plugin', 'service', 'service-access-log']
 
 /**
  * The two routes measured: a trivial one and a Redis hit. The trivial route is the service's
@@ -111,14 +114,28 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
   const instrumented = variant === 'aggregating' || variant === 'hot-shots'
   if (instrumented) {
     const sink = variant === 'hot-shots' ? hotShotsSink(config, rateLimitedErrorLog(app.log)) : undefined
-    await app.register(statsd, { config, sink })
+    await app.register(statsdRed, {
+      host: config.statsdHost,
+      port: config.statsdPort,
+      service: config.serviceName,
+      instance: config.serviceInstance,
+      flushIntervalMs: config.metricsFlushIntervalMs,
+      maxDatagramBytes: config.statsdMaxDatagramBytes,
+      runtimeIntervalMs: config.runtimeMetricsIntervalMs,
+      version: config.version,
+      sink
+    })
+  }
+  if (variant === 'plugin') {
+    await app.register(statsdRed, {
+      host: config.statsdHost,
+      port: config.statsdPort,
+      service: config.serviceName,
+      instance: config.serviceInstance
+    })
   }
   await app.register(redis, { config })
-  if (instrumented) {
-    await app.register(store)
-    await app.register(httpMetrics)
-    await app.register(runtimeMetrics, { config })
-  }
+  if (instrumented) await app.register(store)
   if (variant === 'fastify-metrics') {
     await app.register(fastifyMetricsPlugin(), {
       defaultMetrics: { enabled: false },
@@ -149,7 +166,7 @@ export async function benchApp (variant: Variant, config: Config): Promise<Fasti
   }, async (request, reply) => {
     const { key } = request.params
     const value = await lookup(key)
-    if (instrumented) app.metrics.cacheLookup(value === null ? 'miss' : 'hit')
+    if (instrumented) app.serviceMetrics.cacheLookups.add({ result: value === null ? 'miss' : 'hit' })
     if (value === null) return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `item ${key} not found` })
     return { key, value }
   })

@@ -11,7 +11,7 @@
  * - on `{ type: 'close' }` closes the app (flushing metrics) and exits.
  */
 import { loadConfig } from '../../service/config.js'
-import { AggregatingSink } from '../../service/metrics/aggregating-sink.js'
+import { AggregatingSink } from 'fastify-statsd-red'
 import { benchApp, isService, STATSD_VARIANTS, VARIANTS, type Variant } from './app.js'
 
 export interface ServerStats {

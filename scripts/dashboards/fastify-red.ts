@@ -16,7 +16,7 @@ import { rateRow } from './rows/rate.js'
 import { redisRow } from './rows/redis.js'
 import type { Row } from './rows/row.js'
 import { runtimeRow } from './rows/runtime.js'
-import { datasourceVariable, instanceVariable, routeVariable } from './variables.js'
+import { datasourceVariable, instanceVariable, routeVariable, serviceVariable } from './variables.js'
 
 /** Dashboard uid (brief: fixed), also its URL: /d/fastify-red. */
 export const DASHBOARD_UID = 'fastify-red'
@@ -41,6 +41,7 @@ export function buildDashboard (): dashboard.Dashboard {
     .timezone('browser')
     .refresh('30s')
     .withVariable(datasourceVariable())
+    .withVariable(serviceVariable())
     .withVariable(instanceVariable())
     .withVariable(routeVariable())
   for (const { row, panels } of rows()) {

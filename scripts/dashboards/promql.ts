@@ -2,7 +2,7 @@
  * The PromQL vocabulary of the dashboard: metric names, the label matchers the variables drive,
  * the recording rules it reads, and small helpers that keep every expression in one shape.
  *
- * Metric names come from the catalogue (`service/metrics/catalogue.ts`), so a rename there shows
+ * Metric names come from the catalogue (the plugin's and `service/metrics/catalogue.ts`), so a rename there shows
  * up as drift in the generated JSON instead of as an empty panel. Recording rule names are the
  * ones fixed by the project brief (`etc/prometheus/rules/records.yml`, `level:metric:operations`).
  */
@@ -73,8 +73,13 @@ export const SLOW_BUDGET_RATIO = 0.01
  */
 export const FAST_BURN = 14.4
 
-/** Matcher the `instance` variable drives; every service selector carries it. */
-export const BY_INSTANCE = 'instance=~"$instance"'
+/**
+ * Matcher the `service` variable drives: every panel reading a service's series or a recording
+ * rule carries it, so one dashboard serves every service that runs the plugin.
+ */
+export const BY_SERVICE = 'service=~"$service"'
+/** Matchers the `service` and `instance` variables drive; every service selector carries them. */
+export const BY_INSTANCE = `${BY_SERVICE}, instance=~"$instance"`
 /** Matcher the `route` variable drives; every selector of a metric with a `route` label carries it. */
 export const BY_ROUTE = 'route=~"$route"'
 /**

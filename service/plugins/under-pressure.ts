@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { PLUGIN_NAME } from 'fastify-statsd-red'
 import type { Config } from '../config.js'
 
 /** Options of the overload plugin; app.ts passes them from the config with {@link overloadOptions}. */
@@ -67,7 +68,7 @@ function check (condition: boolean, option: string, detail: string): void {
  * of growing with the backlog. `/health/live` is exempt; `/health/ready` answers
  * `{status: 'unavailable'}` with 503.
  *
- * Register it after http-metrics, so a shed request is counted (status 503, its route
+ * Register it after fastify-statsd-red (the HTTP metrics), so a shed request is counted (status 503, its route
  * template) and the in-flight gauge stays balanced. Shedding is logged as a warning, at most
  * once per {@link SHED_LOG_INTERVAL_MS}, with the number of requests shed since the last line.
  *
@@ -116,4 +117,4 @@ async function overloadPlugin (fastify: FastifyInstance, opts: OverloadOptions):
   })
 }
 
-export default fp(overloadPlugin, { name: 'overload', fastify: '5.x', dependencies: ['http-metrics'] })
+export default fp(overloadPlugin, { name: 'overload', fastify: '5.x', dependencies: [PLUGIN_NAME] })

@@ -1,9 +1,13 @@
 import type { Redis } from 'ioredis'
 import { DependencyUnavailableError } from '../errors.js'
-import type { MetricsSink } from '../metrics/sink.js'
+import type { Series } from 'fastify-statsd-red'
+import type { ServiceRecorder } from '../metrics/recorder.js'
+import { COMMAND_NAMES, type CommandName } from './command-names.js'
 
-/** The Redis commands the service runs: the closed set of `command` tag values. */
-export type CommandName = 'get' | 'set' | 'del' | 'incr' | 'scan' | 'mget' | 'ping'
+export type { CommandName } from './command-names.js'
+
+/** The two series one command records into. */
+interface CommandSeries { duration: Series, errors: Series }
 
 /**
  * Runs Redis commands with a measurement around each one.
@@ -14,7 +18,15 @@ export type CommandName = 'get' | 'set' | 'del' | 'incr' | 'scan' | 'mget' | 'pi
  * {@link DependencyUnavailableError}, which the error handler answers with 503.
  */
 export class RedisCommands {
-  constructor (readonly client: Redis, private readonly metrics: MetricsSink) {}
+  private readonly series: Record<CommandName, CommandSeries>
+
+  constructor (readonly client: Redis, metrics: ServiceRecorder) {
+    // Looked up once per command here, so a command's measurement costs no tag lookup.
+    this.series = Object.fromEntries(COMMAND_NAMES.map((command) => [command, {
+      duration: metrics.redisCommandDuration.with({ command }),
+      errors: metrics.redisCommandErrors.with({ command })
+    }])) as Record<CommandName, CommandSeries>
+  }
 
   /**
    * Runs `fn` as the Redis command `command`.
@@ -24,10 +36,12 @@ export class RedisCommands {
     const start = performance.now()
     try {
       const result = await fn(this.client)
-      this.metrics.redisCommand(command, performance.now() - start, false)
+      this.series[command].duration.record(performance.now() - start)
       return result
     } catch (err) {
-      this.metrics.redisCommand(command, performance.now() - start, true)
+      const series = this.series[command]
+      series.duration.record(performance.now() - start)
+      series.errors.record(1)
       throw new DependencyUnavailableError('redis', err)
     }
   }

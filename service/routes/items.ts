@@ -29,6 +29,8 @@ function ignoreContentTypeWithoutBody (request: FastifyRequest, _reply: FastifyR
  * A GET by key is a cache lookup and is counted as a hit or a miss.
  */
 const itemsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
+  const cacheHit = fastify.serviceMetrics.cacheLookups.with({ result: 'hit' })
+  const cacheMiss = fastify.serviceMetrics.cacheLookups.with({ result: 'miss' })
   fastify.post('/items', {
     schema: {
       summary: 'Store an item (201 created, 200 replaced)',
@@ -51,7 +53,8 @@ const itemsRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { key } = request.params
     const value = await fastify.items.get(key)
-    fastify.metrics.cacheLookup(value === null ? 'miss' : 'hit')
+    if (value === null) cacheMiss.record(1)
+    else cacheHit.record(1)
     if (value === null) return reply.code(404).send(notFound(key))
     return { key, value }
   })

@@ -28,8 +28,8 @@ const panels = (model.panels ?? []) as Array<Record<string, any>>
 
 /** Grafana values for the checks: the "All" selection and a concrete multi-value one. */
 const SCENARIOS: ReadonlyArray<Record<string, string>> = [
-  { __rate_interval: '40s', __interval: '10s', instance: '.*', route: '.*', datasource: 'prometheus' },
-  { __rate_interval: '40s', __interval: '10s', instance: 'host-a', route: '(/items/:key|__unmatched__)', datasource: 'prometheus' }
+  { __rate_interval: '40s', __interval: '10s', service: '.*', instance: '.*', route: '.*', datasource: 'prometheus' },
+  { __rate_interval: '40s', __interval: '10s', service: 'svc', instance: 'host-a', route: '(/items/:key|__unmatched__)', datasource: 'prometheus' }
 ]
 
 /** Recording rules defined in etc/prometheus/rules/*.yml (empty when the directory is absent). */
@@ -98,10 +98,13 @@ t.test('every panel, target and variable uses the datasource variable, whose def
   t.equal(alertList?.options?.datasource, prometheus?.name, 'the alert list reads the provisioned Prometheus')
 })
 
-t.test('variables: datasource, instance, route (multi, All = .*)', async (t) => {
-  t.same(variables.map((v) => v.name), ['datasource', 'instance', 'route'])
+t.test('variables: datasource, service, instance, route (multi, All = .*)', async (t) => {
+  t.same(variables.map((v) => v.name), ['datasource', 'service', 'instance', 'route'])
+  t.match(variables.find((v) => v.name === 'service')?.current, { text: 'All', value: '$__all' }, 'service defaults to All')
+  const instance = variables.find((v) => v.name === 'instance')
+  t.equal(instance?.definition, 'label_values(nodejs_heap_size_used_bytes{service=~"$service"}, instance)', 'instances of the selected services')
   const route = variables.find((v) => v.name === 'route')
-  t.equal(route?.definition, 'label_values(http_requests_total{instance=~"$instance"}, route)')
+  t.equal(route?.definition, 'label_values(http_requests_total{service=~"$service", instance=~"$instance"}, route)')
   t.equal(route?.query?.query, route?.definition, 'the query and its definition agree')
   for (const v of variableQueries) {
     const variable = variables.find((x) => x.name === v.name)
@@ -165,7 +168,7 @@ t.test('every recording rule the dashboard reads is defined in etc/prometheus/ru
   for (const rule of new Set(used)) t.ok(records.has(rule), `${rule} is recorded`)
 })
 
-t.test('selectors of service metrics follow the instance and route variables', async (t) => {
+t.test('selectors of service metrics and recording rules follow the service, instance and route variables', async (t) => {
   const withRoute = new Set(ALL_METRICS.filter((m) => m.tags.includes('route')).flatMap(seriesNames))
   const service = new Set(ALL_METRICS.flatMap(seriesNames))
   let checked = 0
@@ -173,12 +176,14 @@ t.test('selectors of service metrics follow the instance and route variables', a
     for (const [, name, matchers] of q.expr.matchAll(/([A-Za-z_:][A-Za-z0-9_:]*)\{([^}]*)\}/g)) {
       if (service.has(name)) {
         checked++
+        t.ok(matchers.includes('service=~"$service"'), `panel ${q.panelId} ${q.refId}: ${name} filtered by $service`)
         t.ok(matchers.includes('instance=~"$instance"'), `panel ${q.panelId} ${q.refId}: ${name} filtered by $instance`)
         if (withRoute.has(name)) t.ok(matchers.includes('route=~"$route"'), `panel ${q.panelId} ${q.refId}: ${name} filtered by $route`)
       }
+      if (name.startsWith('service')) t.ok(matchers.includes('service=~"$service"'), `panel ${q.panelId} ${q.refId}: ${name} filtered by $service`)
       if (name.startsWith('service_route:')) t.ok(matchers.includes('route=~"$route"'), `panel ${q.panelId} ${q.refId}: ${name} filtered by $route`)
     }
-    for (const name of metricNames(q.expr).filter((n) => service.has(n))) {
+    for (const name of metricNames(q.expr).filter((n) => service.has(n) || /^service(_route)?:/.test(n))) {
       t.ok(q.expr.includes(`${name}{`), `panel ${q.panelId} ${q.refId}: ${name} has matchers`)
     }
   }

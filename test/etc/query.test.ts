@@ -20,8 +20,8 @@ const RULES_DIR = fileURLToPath(new URL('../../etc/prometheus/rules/', import.me
 
 /** Grafana's values for each check: the "All" selection and a concrete multi-value one. */
 const SCENARIOS = [
-  { name: 'All instances and routes', values: { __rate_interval: '40s', __interval: '10s', instance: '.*', route: '.*' } },
-  { name: 'host-a, /items/:key and __unmatched__', values: { __rate_interval: '40s', __interval: '10s', instance: 'host-a', route: '(/items/:key|__unmatched__)' } }
+  { name: 'All services, instances and routes', values: { __rate_interval: '40s', __interval: '10s', service: '.*', instance: '.*', route: '.*' } },
+  { name: 'fastify-monitoring, host-a, /items/:key and __unmatched__', values: { __rate_interval: '40s', __interval: '10s', service: 'fastify-monitoring', instance: 'host-a', route: '(/items/:key|__unmatched__)' } }
 ] as const
 
 t.test('the fixture renderer writes what statsd_exporter 0.27.2 writes, byte for byte', async (t) => {

@@ -3,7 +3,7 @@ import { runInNewContext } from 'node:vm'
 import { setFlagsFromString } from 'node:v8'
 import { buildApp } from '../../service/app.js'
 import { loadConfig } from '../../service/config.js'
-import type { MetricsSink } from '../../service/metrics/sink.js'
+import type { MetricsSink } from 'fastify-statsd-red'
 import { noopSink } from '../helpers/noop-sink.js'
 import { freePort, haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
 

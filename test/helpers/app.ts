@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../service/app.js'
 import { loadConfig, type Config } from '../../service/config.js'
-import type { MetricsSink } from '../../service/metrics/sink.js'
+import type { MetricsSink } from 'fastify-statsd-red'
 import { startRedis, type RedisServer, type RedisServerOptions, type TestLike } from './redis.js'
 import { udpListener, type UdpListener } from './udp.js'
 

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http'
+import { parse } from 'yaml'
 import { ALL_METRICS, type MetricDefinition } from '../../service/metrics/catalogue.js'
 import { ExporterRegistry, parseLabels } from '../fixtures/exposition.js'
 import { udpListener } from './udp.js'
@@ -21,6 +22,31 @@ export interface ExporterStandInOptions {
   host?: string
   udpPort?: number
   httpPort?: number
+  /**
+   * A statsd_exporter mapping file's text to map through instead of the project's catalogue
+   * (an adopter's generated mapping: exact-name rules with `match_metric_type`, as
+   * `renderMapping` writes them).
+   */
+  mapping?: string
+}
+
+/** The metrics a generated mapping file maps: one per exact-name rule, the catch-all drop left out. */
+function metricsOfMapping (text: string): MetricDefinition[] {
+  const TYPES = { counter: 'counter', observer: 'timer', gauge: 'gauge' } as const
+  const rules = (parse(text) as { mappings: Array<{ match: string, match_type?: string, match_metric_type?: keyof typeof TYPES, action?: string, name: string, help?: string, histogram_options?: { buckets?: number[] } }> }).mappings
+  return rules.filter((r) => r.action !== 'drop' && r.match_type !== 'regex' && r.match_metric_type !== undefined).map((r) => {
+    const type = TYPES[r.match_metric_type as keyof typeof TYPES]
+    return {
+      statsd: r.match,
+      type,
+      tags: [],
+      prometheus: r.name,
+      prometheusType: type === 'timer' ? 'histogram' : type,
+      unit: '',
+      help: r.help ?? '',
+      buckets: r.histogram_options?.buckets
+    }
+  })
 }
 
 const STATSD_TYPES: Record<MetricDefinition['type'], string> = { counter: 'c', gauge: 'g', timer: 'ms' }
@@ -29,7 +55,7 @@ const STATSD_TYPES: Record<MetricDefinition['type'], string> = { counter: 'c', g
  * Starts a stand-in for statsd_exporter 0.27.2 where the real one is not installable: it
  * receives the service's DogStatsD lines on a UDP socket, maps them through the metric
  * catalogue (the source `etc/statsd/mapping.yml` is generated from; test/metrics/mapping.test.ts
- * checks the two agree) and serves the result at `/metrics` in the exporter's own text format,
+ * checks the two agree), or through the generated mapping file given as `mapping`, and serves the result at `/metrics` in the exporter's own text format,
  * byte for byte ({@link ExporterRegistry}, checked against the real exporter's page by
  * test/etc/query.test.ts). As in the exporter: tags become labels, counters add, gauges keep the
  * last value, a timer line observes each value in seconds (ms / 1000), unknown names and wrong
@@ -40,7 +66,8 @@ const STATSD_TYPES: Record<MetricDefinition['type'], string> = { counter: 'c', g
 export async function startExporterStandIn (t: TestLike, opts: ExporterStandInOptions = {}): Promise<ExporterStandIn> {
   const host = opts.host ?? '127.0.0.1'
   const registry = new ExporterRegistry()
-  const byName = new Map(ALL_METRICS.map((m) => [`${m.statsd}|${STATSD_TYPES[m.type]}`, m]))
+  const metrics = opts.mapping === undefined ? ALL_METRICS : metricsOfMapping(opts.mapping)
+  const byName = new Map(metrics.map((m) => [`${m.statsd}|${STATSD_TYPES[m.type]}`, m]))
   let consumed = 0
   const udp = await udpListener(t, opts.udpPort ?? 0, undefined, host)
 

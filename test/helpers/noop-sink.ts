@@ -1,12 +1,11 @@
-import type { MetricsSink } from '../../service/metrics/sink.js'
+import type { MetricsSink } from 'fastify-statsd-red'
 
 /** A {@link MetricsSink} that records nothing; spread it and override what a test observes. */
 export function noopSink (): MetricsSink {
   return {
     response () {},
     aborted () {},
-    cacheLookup () {},
-    redisCommand () {},
+    series: () => ({ record () {} }),
     gauge () {},
     cpuSeconds () {},
     info () {},

@@ -1,7 +1,8 @@
 import { createSocket } from 'node:dgram'
 import { createRequire } from 'node:module'
 import t from 'tap'
-import { AggregatingSink, type AggregatingSinkOptions } from '../../service/metrics/aggregating-sink.js'
+import { AggregatingSink, type AggregatingSinkOptions } from '../../packages/fastify-statsd-red/src/aggregating-sink.js'
+import { serviceRecorder, type ServiceRecorder } from '../../service/metrics/recorder.js'
 import { build, GLOBAL } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS, type TestLike } from '../helpers/redis.js'
 import { udpListener, type UdpListener } from '../helpers/udp.js'
@@ -18,6 +19,23 @@ function sinkTo (t: TestLike, udp: UdpListener, opts: Partial<AggregatingSinkOpt
   })
   t.teardown(() => sink.close())
   return sink
+}
+
+/** The service's declared metrics through a sink, one recorder per sink (the recorder holds the series). */
+const recorders = new WeakMap<AggregatingSink, ServiceRecorder>()
+function declared (sink: AggregatingSink): ServiceRecorder {
+  let r = recorders.get(sink)
+  if (r === undefined) recorders.set(sink, r = serviceRecorder(sink))
+  return r
+}
+/** One item cache lookup, as the items route records it. */
+function cacheLookup (sink: AggregatingSink, result: 'hit' | 'miss'): void {
+  declared(sink).cacheLookups.add({ result })
+}
+/** One Redis command, as RedisCommands records it: its duration, and an error when it failed. */
+function redisCommand (sink: AggregatingSink, command: 'get' | 'set', durationMs: number, failed: boolean): void {
+  declared(sink).redisCommandDuration.observe({ command }, durationMs)
+  if (failed) declared(sink).redisCommandErrors.add({ command })
 }
 
 /** The values of every `name:v1:v2|type|#tags` line with exactly these tags, in order. */
@@ -41,10 +59,10 @@ t.test('counters are sums and timers multi-value lines, one line per tag set, gl
   sink.response('POST', '/b', 201, 4)
   sink.aborted('GET', '/a')
   sink.aborted('GET', '/a')
-  for (let i = 0; i < 4; i++) sink.cacheLookup('hit')
-  sink.cacheLookup('miss')
-  sink.redisCommand('get', 0.25, false)
-  sink.redisCommand('get', 0.5, true)
+  for (let i = 0; i < 4; i++) cacheLookup(sink, 'hit')
+  cacheLookup(sink, 'miss')
+  redisCommand(sink, 'get', 0.25, false)
+  redisCommand(sink, 'get', 0.5, true)
   await sink.flush()
   const lines = await udp.waitFor((l) => l.length >= 11)
   t.same(lines.sort(), [
@@ -72,7 +90,7 @@ t.test('timer values: rounded to the microsecond, trailing zeros dropped, NaN an
   const udp = await udpListener(t)
   const sink = sinkTo(t, udp)
   for (const v of [0, 0.0004, 0.0005, 1, 1.5, 12.25, 0.1234, 99.9999, 0.01, 0.007, 1234567.891, Number.NaN, -3, 1e12]) {
-    sink.redisCommand('get', v, false)
+    redisCommand(sink, 'get', v, false)
   }
   await sink.flush()
   const lines = await udp.waitFor((l) => l.length === 1)
@@ -137,7 +155,7 @@ t.test('a route too long for the datagram limit is sent alone, never split or lo
 t.test('flushes on the interval without being asked', async (t) => {
   const udp = await udpListener(t)
   const sink = sinkTo(t, udp, { flushIntervalMs: 20 })
-  sink.cacheLookup('hit')
+  cacheLookup(sink, 'hit')
   const lines = await udp.waitFor((l) => l.length === 1, 2000)
   t.same(lines, [`cache.lookups:1|c|#${GLOBAL},result:hit`])
 })
@@ -191,7 +209,7 @@ t.test('close flushes what is pending; later calls are ignored; close twice is f
 t.test('flush resolves once the kernel took the datagrams', async (t) => {
   const udp = await udpListener(t)
   const sink = sinkTo(t, udp, { maxDatagramBytes: 512 })
-  for (let i = 0; i < 1000; i++) sink.redisCommand('set', 1.25, false)
+  for (let i = 0; i < 1000; i++) redisCommand(sink, 'set', 1.25, false)
   await sink.flush()
   const { datagrams, lines, droppedDatagrams } = sink.stats()
   t.ok(datagrams > 1, `${datagrams} datagrams accepted when flush resolved`)

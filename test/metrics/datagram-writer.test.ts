@@ -1,5 +1,5 @@
 import t from 'tap'
-import { formatMs, MAX_TIMER_MS } from '../../service/metrics/datagram-writer.js'
+import { formatMs, MAX_TIMER_MS } from '../../packages/fastify-statsd-red/src/datagram-writer.js'
 
 /** What formatMs replaced, and must keep writing byte for byte: V8's shortest text of the value rounded to the microsecond. */
 const reference = (ms: number): string => String(Math.round(ms * 1000) / 1000)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import t from 'tap'
-import { sendTimerValues, statsdClient } from '../../service/metrics/statsd-client.js'
+import { sendTimerValues, statsdClient } from '../../packages/fastify-statsd-red/src/statsd-client.js'
 import type { TestLike } from '../helpers/redis.js'
 import { udpListener } from '../helpers/udp.js'
 

@@ -3,8 +3,7 @@ import fp from 'fastify-plugin'
 import t from 'tap'
 import { app as appPlugin, serverOptions } from '../../service/app.js'
 import { loadConfig } from '../../service/config.js'
-import httpMetrics, { routeTag } from '../../service/plugins/http-metrics.js'
-import type { MetricsSink } from '../../service/metrics/sink.js'
+import statsdRed, { routeTag, type MetricsSink } from 'fastify-statsd-red'
 import { build, GLOBAL } from '../helpers/app.js'
 import { noopSink } from '../helpers/noop-sink.js'
 import { haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
@@ -120,8 +119,7 @@ async function recorded (routes: (app: FastifyInstance) => void | Promise<void>)
     response: (method, route, statusCode) => { seen.push(`${method} ${route} ${statusCode}`) }
   }
   const app = Fastify()
-  await app.register(fp(async (f) => { f.decorate('metrics', sink) }, { name: 'statsd' }))
-  await app.register(httpMetrics)
+  await app.register(statsdRed, { sink, runtimeIntervalMs: 0 })
   app.addHook('onResponse', (request, _reply, done) => {
     tags.push(routeTag(request))
     done()

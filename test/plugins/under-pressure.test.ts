@@ -6,7 +6,7 @@ import { loadConfig } from '../../service/config.js'
 import { build, GLOBAL } from '../helpers/app.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
 
-const stubMetrics = fp(async () => {}, { name: 'http-metrics' })
+const stubMetrics = fp(async () => {}, { name: 'fastify-statsd-red' })
 const valid: OverloadOptions = { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0, sampleIntervalMs: 1000 }
 
 /** Keeps the event loop busy for `ms` milliseconds (what a CPU-bound handler does). */
@@ -42,10 +42,10 @@ t.test('invalid plugin options fail at start-up, naming the option', async (t) =
   }
 })
 
-t.test('registered without http-metrics: start-up fails (a shed request would not be measured)', async (t) => {
+t.test('registered without fastify-statsd-red: start-up fails (a shed request would not be measured)', async (t) => {
   const app = Fastify()
   app.register(overload, valid)
-  await t.rejects(async () => { await app.ready() }, /http-metrics/)
+  await t.rejects(async () => { await app.ready() }, /fastify-statsd-red/)
   await app.close()
 })
 

@@ -4,6 +4,7 @@ import { DependencyUnavailableError } from '../../service/errors.js'
 import { redisOptions } from '../../service/plugins/redis.js'
 import { RedisCommands } from '../../service/repositories/redis-commands.js'
 import { loadConfig } from '../../service/config.js'
+import { serviceRecorder } from '../../service/metrics/recorder.js'
 import { noopSink } from '../helpers/noop-sink.js'
 import { haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
 
@@ -18,7 +19,18 @@ async function setup (t: TestLike): Promise<{ commands: RedisCommands, client: R
   const client = new Redis(redis.url, redisOptions(loadConfig({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(TIMEOUT_MS) })))
   await new Promise((resolve) => client.once('ready', resolve))
   const measured: Measured[] = []
-  const commands = new RedisCommands(client, { ...noopSink(), redisCommand (command, durationMs, failed) { measured.push({ command, durationMs, failed }) } })
+  // Through the service's declared metrics: a duration per command, then an error when it failed.
+  const sink = {
+    ...noopSink(),
+    series: (metric: { statsd: string }, tags: readonly string[]) => ({
+      record (value: number) {
+        const command = tags[0].slice('command:'.length)
+        if (metric.statsd === 'redis.command.duration') measured.push({ command, durationMs: value, failed: false })
+        else if (metric.statsd === 'redis.command.errors') measured[measured.length - 1].failed = true
+      }
+    })
+  }
+  const commands = new RedisCommands(client, serviceRecorder(sink))
   t.teardown(() => { client.disconnect() })
   return { commands, client, measured, freeze: redis.freeze }
 }

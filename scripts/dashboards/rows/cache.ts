@@ -1,10 +1,15 @@
 /**
  * Cache: item lookups (`GET /items/:key`) by result. A miss is an answer (404), not a failure.
+ * The metric is one this project's service declares, not the plugin's: for another app the
+ * panels say so instead of an empty "No data".
  */
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { timeSeries, withTargets } from '../kit.js'
-import { BY_INSTANCE, M, RULES, rate, ratio, sel, sumBy } from '../promql.js'
+import { BY_INSTANCE, BY_SERVICE, M, RULES, rate, ratio, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
+
+/** What a cache panel shows without data: the metric is app-specific. */
+export const NO_CACHE_DATA = `No data: needs ${M.cacheLookups} (declared by the example service, not the plugin)`
 
 const lookups = sel(M.cacheLookups, BY_INSTANCE)
 
@@ -20,8 +25,8 @@ export function hitRatio (): timeseries.PanelBuilder {
       expr: ratio(sumBy([], rate(sel(M.cacheLookups, BY_INSTANCE, 'result="hit"'))), sumBy([], rate(lookups))),
       legend: 'hit ratio'
     },
-    { expr: RULES.cacheHitRatio, legend: 'hit ratio 5m {{service}}' }
-  ])
+    { expr: sel(RULES.cacheHitRatio, BY_SERVICE), legend: 'hit ratio 5m {{service}}' }
+  ]).noValue(NO_CACHE_DATA)
 }
 
 export function lookupsByResult (): timeseries.PanelBuilder {
@@ -30,7 +35,7 @@ export function lookupsByResult (): timeseries.PanelBuilder {
     title: 'Cache hits and misses/s',
     description: 'Item lookups per second by result (hit, miss) for the selected instances.',
     unit: 'ops'
-  }), [{ expr: sumBy(['result'], rate(lookups)), legend: '{{result}}' }])
+  }), [{ expr: sumBy(['result'], rate(lookups)), legend: '{{result}}' }]).noValue(NO_CACHE_DATA)
 }
 
 /** The Cache row. */

@@ -10,7 +10,7 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus'
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { LATENCY_OBJECTIVE_SECONDS } from '../../../service/metrics/catalogue.js'
 import { DS, thresholds, timeSeries, withTargets } from '../kit.js'
-import { BY_INSTANCE, BY_ROUTE, FAST_BURN, M, RULES, SLOW_BUDGET_RATIO, quantile, rate, sel, sumBy } from '../promql.js'
+import { BY_INSTANCE, BY_ROUTE, BY_SERVICE, FAST_BURN, M, RULES, SLOW_BUDGET_RATIO, quantile, rate, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
 
 const bucket = sel(`${M.duration}_bucket`, BY_INSTANCE, BY_ROUTE)
@@ -84,9 +84,9 @@ export function recordedRouteQuantiles (): timeseries.PanelBuilder {
       '`:p99_rate5m`). Smoother than the panels above and cheap to load over long ranges.',
     unit: 's'
   }), [
-    { expr: sel(RULES.p50, BY_ROUTE), legend: 'p50 {{route}}' },
-    { expr: sel(RULES.p90, BY_ROUTE), legend: 'p90 {{route}}' },
-    { expr: sel(RULES.p99, BY_ROUTE), legend: 'p99 {{route}}' }
+    { expr: sel(RULES.p50, BY_SERVICE, BY_ROUTE), legend: 'p50 {{route}}' },
+    { expr: sel(RULES.p90, BY_SERVICE, BY_ROUTE), legend: 'p90 {{route}}' },
+    { expr: sel(RULES.p99, BY_SERVICE, BY_ROUTE), legend: 'p99 {{route}}' }
   ])
 }
 
@@ -101,8 +101,8 @@ export function sloSlowBurn (): timeseries.PanelBuilder {
   }).thresholds(thresholds(['green', null], ['orange', SLOW_BUDGET_RATIO], ['red', FAST_BURN * SLOW_BUDGET_RATIO]))
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed)),
   [
-    { expr: RULES.sloSlow5m, legend: '5m {{service}}' },
-    { expr: RULES.sloSlow1h, legend: '1h {{service}}' }
+    { expr: sel(RULES.sloSlow5m, BY_SERVICE), legend: '5m {{service}}' },
+    { expr: sel(RULES.sloSlow1h, BY_SERVICE), legend: '1h {{service}}' }
   ])
 }
 

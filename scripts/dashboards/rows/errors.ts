@@ -6,7 +6,7 @@ import * as common from '@grafana/grafana-foundation-sdk/common'
 import type * as stat from '@grafana/grafana-foundation-sdk/stat'
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { statPanel, thresholds, timeSeries, withTargets } from '../kit.js'
-import { BY_INSTANCE, BY_ROUTE, ERROR_BUDGET_RATIO, FAST_BURN, M, RULES, rate, ratio, sel, sumBy } from '../promql.js'
+import { BY_INSTANCE, BY_ROUTE, BY_SERVICE, ERROR_BUDGET_RATIO, FAST_BURN, M, RULES, rate, ratio, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
 
 /** Share of selected responses whose status code matches `codes` (a regex like `5..`). */
@@ -26,7 +26,7 @@ export function ratio5xxRecorded (): stat.PanelBuilder {
     width: 6,
     height: 8
   }).decimals(2).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', 0.05])),
-  [{ expr: RULES.ratio5xx, legend: '{{service}}' }])
+  [{ expr: sel(RULES.ratio5xx, BY_SERVICE), legend: '{{service}}' }])
 }
 
 export function ratio4xxRecorded (): stat.PanelBuilder {
@@ -40,7 +40,7 @@ export function ratio4xxRecorded (): stat.PanelBuilder {
     width: 6,
     height: 8
   }).decimals(2).thresholds(thresholds(['blue', null])),
-  [{ expr: RULES.ratio4xx, legend: '{{service}}' }])
+  [{ expr: sel(RULES.ratio4xx, BY_SERVICE), legend: '{{service}}' }])
 }
 
 export function errorRatios (): timeseries.PanelBuilder {
@@ -96,8 +96,8 @@ export function sloErrorBurn (): timeseries.PanelBuilder {
   }).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', FAST_BURN * ERROR_BUDGET_RATIO]))
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed)),
   [
-    { expr: RULES.sloErrors5m, legend: '5m {{service}}' },
-    { expr: RULES.sloErrors1h, legend: '1h {{service}}' }
+    { expr: sel(RULES.sloErrors5m, BY_SERVICE), legend: '5m {{service}}' },
+    { expr: sel(RULES.sloErrors1h, BY_SERVICE), legend: '1h {{service}}' }
   ])
 }
 

@@ -8,8 +8,9 @@ import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import { AlertListPanelBuilder } from '../alertlist.js'
 import { DS, PROMETHEUS_NAME, statPanel, thresholds, withTargets } from '../kit.js'
-import { ERROR_BUDGET_RATIO, FAST_BURN, OWN_ALERTS, RULES, SLOW_BUDGET_RATIO } from '../promql.js'
+import { BY_SERVICE, ERROR_BUDGET_RATIO, FAST_BURN, OWN_ALERTS, RULES, SLOW_BUDGET_RATIO, sel } from '../promql.js'
 import { row, type Row } from './row.js'
+import { NO_CACHE_DATA } from './cache.js'
 
 export function requestRate (): stat.PanelBuilder {
   return withTargets(statPanel({
@@ -18,7 +19,7 @@ export function requestRate (): stat.PanelBuilder {
     description: 'Responses per second over the last 5 minutes, all routes and instances (recording rule `' +
       RULES.requestsRate + '`). Not filtered by the instance/route variables.',
     unit: 'reqps'
-  }), [{ expr: RULES.requestsRate, legend: '{{service}}' }])
+  }), [{ expr: sel(RULES.requestsRate, BY_SERVICE), legend: '{{service}}' }])
 }
 
 export function errorRatio (): stat.PanelBuilder {
@@ -29,7 +30,7 @@ export function errorRatio (): stat.PanelBuilder {
       '/demo routes (recording rule `' + RULES.ratio5xx + '`). 4xx are not errors.',
     unit: 'percentunit'
   }).decimals(2).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', 0.05])),
-  [{ expr: RULES.ratio5xx, legend: '{{service}}' }])
+  [{ expr: sel(RULES.ratio5xx, BY_SERVICE), legend: '{{service}}' }])
 }
 
 export function sloErrorRatio (): stat.PanelBuilder {
@@ -40,7 +41,7 @@ export function sloErrorRatio (): stat.PanelBuilder {
       RULES.sloErrors1h + '`). Orange above the 0.1% error budget, red from 14.4 times it (the paging burn rate).',
     unit: 'percentunit'
   }).decimals(3).thresholds(thresholds(['green', null], ['orange', ERROR_BUDGET_RATIO], ['red', FAST_BURN * ERROR_BUDGET_RATIO])),
-  [{ expr: RULES.sloErrors1h, legend: '{{service}}' }])
+  [{ expr: sel(RULES.sloErrors1h, BY_SERVICE), legend: '{{service}}' }])
 }
 
 export function sloSlowRatio (): stat.PanelBuilder {
@@ -51,7 +52,7 @@ export function sloSlowRatio (): stat.PanelBuilder {
       '(recording rule `' + RULES.sloSlow1h + '`). Orange above the 1% budget, red from 14.4 times it.',
     unit: 'percentunit'
   }).decimals(2).thresholds(thresholds(['green', null], ['orange', SLOW_BUDGET_RATIO], ['red', FAST_BURN * SLOW_BUDGET_RATIO])),
-  [{ expr: RULES.sloSlow1h, legend: '{{service}}' }])
+  [{ expr: sel(RULES.sloSlow1h, BY_SERVICE), legend: '{{service}}' }])
 }
 
 export function cacheHitRatio (): stat.PanelBuilder {
@@ -62,7 +63,7 @@ export function cacheHitRatio (): stat.PanelBuilder {
       RULES.cacheHitRatio + '`). A low ratio is a property of the traffic, not an error.',
     unit: 'percentunit'
   }).decimals(1).thresholds(thresholds(['blue', null])),
-  [{ expr: RULES.cacheHitRatio, legend: '{{service}}' }])
+  [{ expr: sel(RULES.cacheHitRatio, BY_SERVICE), legend: '{{service}}' }]).noValue(NO_CACHE_DATA)
 }
 
 export function firingAlerts (): stat.PanelBuilder {

@@ -7,7 +7,7 @@ import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge'
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { DS, thresholds, timeSeries, withTargets } from '../kit.js'
-import { BY_INSTANCE, BY_ROUTE, M, RULES, rate, sel, sumBy } from '../promql.js'
+import { BY_INSTANCE, BY_ROUTE, BY_SERVICE, M, RULES, rate, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
 
 const requests = sel(M.requests, BY_INSTANCE, BY_ROUTE)
@@ -71,7 +71,7 @@ export function busiestRoutes (): bargauge.PanelBuilder {
     .displayMode(common.BarGaugeDisplayMode.Gradient)
     .thresholds(thresholds(['blue', null]))
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)),
-  [{ expr: `sort_desc(${sel(RULES.routeRequestsRate, BY_ROUTE)})`, legend: '{{route}}', instant: true }])
+  [{ expr: `sort_desc(${sel(RULES.routeRequestsRate, BY_SERVICE, BY_ROUTE)})`, legend: '{{route}}', instant: true }])
 }
 
 /** The Rate row. */

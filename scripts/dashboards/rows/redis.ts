@@ -1,12 +1,16 @@
 /**
  * Redis, as the service sees it: every command's round trip (failed ones included), failures by
- * command, and whether the client holds a ready connection.
+ * command, and whether the client holds a ready connection. These metrics are ones this project's
+ * service declares, not the plugin's: for another app the panels say so instead of "No data".
  */
 import * as statetimeline from '@grafana/grafana-foundation-sdk/statetimeline'
 import type * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { DS, timeSeries, upDownMappings, withTargets } from '../kit.js'
 import { BY_INSTANCE, M, quantile, rate, sel, sumBy } from '../promql.js'
 import { row, type Row } from './row.js'
+
+/** What a Redis panel shows without data: the metrics are app-specific. */
+export const NO_REDIS_DATA = 'No data: needs the redis_* metrics (declared by the example service, not the plugin)'
 
 const bucket = sel(`${M.redisDuration}_bucket`, BY_INSTANCE)
 
@@ -20,7 +24,7 @@ export function commandLatency (): timeseries.PanelBuilder {
   }), [
     { expr: quantile(0.5, bucket, ['command']), legend: 'p50 {{command}}' },
     { expr: quantile(0.99, bucket, ['command']), legend: 'p99 {{command}}' }
-  ])
+  ]).noValue(NO_REDIS_DATA)
 }
 
 export function commandRate (): timeseries.PanelBuilder {
@@ -29,7 +33,7 @@ export function commandRate (): timeseries.PanelBuilder {
     title: 'Redis commands/s by command',
     description: 'Redis commands per second by command (count of the latency histogram).',
     unit: 'ops'
-  }), [{ expr: sumBy(['command'], rate(sel(`${M.redisDuration}_count`, BY_INSTANCE))), legend: '{{command}}' }])
+  }), [{ expr: sumBy(['command'], rate(sel(`${M.redisDuration}_count`, BY_INSTANCE))), legend: '{{command}}' }]).noValue(NO_REDIS_DATA)
 }
 
 export function commandErrors (): timeseries.PanelBuilder {
@@ -51,7 +55,8 @@ export function connectionState (): statetimeline.PanelBuilder {
     .datasource(DS)
     .span(12)
     .height(8)
-    .mappings(upDownMappings()),
+    .mappings(upDownMappings())
+    .noValue(NO_REDIS_DATA),
   [{ expr: sel(M.redisUp, BY_INSTANCE), legend: '{{instance}}' }])
 }
 

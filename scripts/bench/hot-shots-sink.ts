@@ -1,6 +1,6 @@
 import type { StatsD } from 'hot-shots'
-import { METRICS } from './catalogue.js'
-import type { CacheResult, MetricsSink, SampledGauge } from './sink.js'
+import { PLUGIN_METRICS as METRICS, statsdClient, type MetricDefinition, type MetricsSink, type SampledGauge, type Series } from 'fastify-statsd-red'
+import type { Config } from '../../service/config.js'
 
 /** Milliseconds rounded to microseconds: enough for latency, and short on the wire. */
 function ms (value: number): number {
@@ -8,7 +8,8 @@ function ms (value: number): number {
 }
 
 /**
- * A {@link MetricsSink} that sends one StatsD line per measurement through a hot-shots client,
+ * The benchmark's naive sink (the `hot-shots` variant), for comparison with the plugin's
+ * aggregating one: a {@link MetricsSink} that sends one StatsD line per measurement through a hot-shots client,
  * whose own buffer batches lines into datagrams (`maxBufferSize`, `bufferFlushInterval`).
  *
  * Tag arrays are built once per (method, route, status) and reused, so the hook never formats
@@ -18,7 +19,6 @@ function ms (value: number): number {
 export class HotShotsSink implements MetricsSink {
   private readonly httpTags = new Map<string, string[]>()
   private readonly abortTags = new Map<string, string[]>()
-  private readonly commandTags = new Map<string, string[]>()
   private closed = false
 
   constructor (private readonly client: StatsD) {}
@@ -44,18 +44,11 @@ export class HotShotsSink implements MetricsSink {
     this.client.increment(METRICS.httpRequestsAborted.statsd, 1, tags)
   }
 
-  cacheLookup (result: CacheResult): void {
-    this.client.increment(METRICS.cacheLookups.statsd, 1, result === 'hit' ? HIT : MISS)
-  }
-
-  redisCommand (command: string, durationMs: number, failed: boolean): void {
-    let tags = this.commandTags.get(command)
-    if (tags === undefined) {
-      tags = [`command:${command}`]
-      this.commandTags.set(command, tags)
-    }
-    this.client.timing(METRICS.redisCommandDuration.statsd, ms(durationMs), tags)
-    if (failed) this.client.increment(METRICS.redisCommandErrors.statsd, 1, tags)
+  series (metric: MetricDefinition, tags: readonly string[]): Series {
+    const own = [...tags]
+    if (metric.type === 'timer') return { record: (value) => { this.client.timing(metric.statsd, ms(value), own) } }
+    if (metric.type === 'counter') return { record: (value) => { this.client.increment(metric.statsd, value, own) } }
+    return { record: (value) => { this.client.gauge(metric.statsd, value, own) } }
   }
 
   gauge (metric: SampledGauge, value: number): void {
@@ -86,5 +79,18 @@ export class HotShotsSink implements MetricsSink {
   }
 }
 
-const HIT = ['result:hit']
-const MISS = ['result:miss']
+/**
+ * The naive sink for a config: the same hot-shots client setup as the plugin's (statsdClient),
+ * buffered into datagrams of at most STATSD_MAX_DATAGRAM_BYTES and flushed every
+ * METRICS_FLUSH_INTERVAL_MS.
+ */
+export function hotShotsSink (config: Config, onError: (err: Error) => void): HotShotsSink {
+  return new HotShotsSink(statsdClient({
+    host: config.statsdHost,
+    port: config.statsdPort,
+    globalTags: { service: config.serviceName, instance: config.serviceInstance },
+    maxDatagramBytes: config.statsdMaxDatagramBytes,
+    flushIntervalMs: config.metricsFlushIntervalMs,
+    onError
+  }))
+}

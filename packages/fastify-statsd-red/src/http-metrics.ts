@@ -1,13 +1,6 @@
-import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, onResponseHookHandler } from 'fastify'
-import { UNMATCHED_ROUTE } from '../metrics/catalogue.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Requests received and not yet answered or aborted (the `http.requests.in_flight` gauge). */
-    inFlight: () => number
-  }
-}
+import { UNMATCHED_ROUTE } from './catalogue.js'
+import type { MetricsSink } from './sink.js'
 
 /** Methods kept as they are in the `method` tag; anything else is `OTHER` (closed set). */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'])
@@ -28,8 +21,8 @@ export function routeTag (request: FastifyRequest): string {
 }
 
 /**
- * RED instrumentation, as a plugin: every response is measured in an `onResponse` hook and
- * handed to `fastify.metrics` (count and duration by method, route and status code, the
+ * RED instrumentation: every response is measured in an `onResponse` hook and handed to the
+ * sink (count and duration by method, route and status code, the
  * duration from Fastify's own `reply.elapsedTime` in milliseconds). An `onRequestAbort` hook
  * counts requests the client gave up on; those are not responses and are not counted as such.
  *
@@ -39,16 +32,15 @@ export function routeTag (request: FastifyRequest): string {
  * lib/request.js), about 600 instructions per read (docs/metrics.md, "How the instrumentation works"). One
  * application-wide `onResponse` hook measures what no route served (404 and 405 from Fastify's
  * not-found handler, `route` = {@link UNMATCHED_ROUTE}) and keeps the in-flight count for every
- * response. Register this plugin before the routes: a route added earlier gets no hook of its
- * own and goes unmeasured (test/plugins/http-metrics.test.ts checks that every route of the
- * service has exactly one `measureRoute` hook).
+ * response. The plugin must be registered before the routes: a route added earlier gets no hook
+ * of its own and goes unmeasured. Routes whose template is in `exclude` get no hook and are
+ * neither counted nor timed (they still count in flight).
  *
  * The hooks do no I/O and never await: the sink buffers and sends later.
+ * @returns the in-flight count (requests received and not yet answered or aborted).
  */
-async function httpMetricsPlugin (fastify: FastifyInstance): Promise<void> {
+export function httpMetrics (fastify: FastifyInstance, metrics: MetricsSink, exclude: ReadonlySet<string>): () => number {
   let inFlight = 0
-  fastify.decorate('inFlight', () => inFlight)
-  const metrics = fastify.metrics
 
   fastify.addHook('onRequest', function countInFlight (_request, _reply, done) {
     inFlight++
@@ -63,7 +55,7 @@ async function httpMetricsPlugin (fastify: FastifyInstance): Promise<void> {
 
   fastify.addHook('onRoute', (routeOptions) => {
     const route = routeOptions.url
-    if (route === undefined) return
+    if (route === undefined || exclude.has(route)) return
     const measureRoute: onResponseHookHandler = (request, reply, done) => {
       metrics.response(methodTag(request.method), route, reply.statusCode, reply.elapsedTime)
       done()
@@ -77,9 +69,9 @@ async function httpMetricsPlugin (fastify: FastifyInstance): Promise<void> {
   // (test/plugins/aborted.test.ts shows it), so the abort hook releases the in-flight slot.
   fastify.addHook('onRequestAbort', function countAborted (request, done) {
     inFlight--
-    metrics.aborted(methodTag(request.method), routeTag(request))
+    const route = routeTag(request)
+    if (!exclude.has(route)) metrics.aborted(methodTag(request.method), route)
     done()
   })
+  return () => inFlight
 }
-
-export default fp(httpMetricsPlugin, { name: 'http-metrics', fastify: '5.x', dependencies: ['statsd'] })

@@ -1,12 +1,13 @@
 import type { StatsD } from 'hot-shots'
-import { METRICS } from './catalogue.js'
+import { PLUGIN_METRICS as METRICS, type MetricDefinition } from './catalogue.js'
 import { DatagramWriter, MAX_TIMER_MS, type LineShape } from './datagram-writer.js'
-import type { CacheResult, MetricsSink, SampledGauge } from './sink.js'
+import type { MetricsSink, SampledGauge, Series } from './sink.js'
 import { sendTimerValues, statsdClient } from './statsd-client.js'
 
 /** StatsD type of a slot: counter, timer (milliseconds), gauge. */
 type Kind = 'c' | 'ms' | 'g'
 
+const KIND = { counter: 'c', timer: 'ms', gauge: 'g' } as const
 const NO_VALUES = new Float64Array(0)
 /** Longest a flush is waited for (ms): {@link AggregatingSink.flush} and close never hang on a dead receiver. */
 const SETTLE_MS = 2000
@@ -40,18 +41,16 @@ class Slot implements LineShape {
 
 /** The two slots one response records into. */
 interface HttpSlots { requests: Slot, duration: Slot }
-/** The two slots one Redis command records into. */
-interface CommandSlots { duration: Slot, errors: Slot }
 
 export interface AggregatingSinkOptions {
-  /** STATSD_HOST and STATSD_PORT: where hot-shots sends the datagrams. */
+  /** Where hot-shots sends the datagrams (host name or address, UDP port). */
   host: string
   port: number
-  /** Tags on every line, in this order (the service sets `service` and `instance`); hot-shots' `globalTags`. */
+  /** Tags on every line, in this order (the plugin sets `service`, `instance`, then extra ones); hot-shots' `globalTags`. */
   globalTags?: Record<string, string>
-  /** METRICS_FLUSH_INTERVAL_MS: everything pending is sent at least this often (ms). */
+  /** Everything pending is sent at least this often (ms). */
   flushIntervalMs: number
-  /** STATSD_MAX_DATAGRAM_BYTES: no datagram is larger (bytes); hot-shots' `maxBufferSize`. */
+  /** No datagram is larger (bytes); hot-shots' `maxBufferSize`. */
   maxDatagramBytes: number
   /**
    * Timer observations pending that make the sink flush on the next turn of the event loop,
@@ -64,7 +63,7 @@ export interface AggregatingSinkOptions {
   maxObservations?: number
   /**
    * Gets send failures, at most one per `reportEveryMs` (default 1000), each with the running
-   * drop count; the service rate-limits the log further.
+   * drop count; the plugin rate-limits the log further.
    */
   onError?: (err: Error) => void
   reportEveryMs?: number
@@ -135,10 +134,7 @@ export class AggregatingSink implements MetricsSink {
   private readonly onError: (err: Error) => void
   private readonly http = new Map<string, Map<string, Map<number, HttpSlots>>>()
   private readonly abortSlots = new Map<string, Map<string, Slot>>()
-  private readonly commandSlots = new Map<string, CommandSlots>()
   private readonly gaugeSlots = new Map<string, Slot>()
-  private readonly cacheHit: Slot
-  private readonly cacheMiss: Slot
   private readonly cpu: Slot
   private dirty: Slot[] = []
   private spare: Slot[] = []
@@ -183,8 +179,6 @@ export class AggregatingSink implements MetricsSink {
       onError: (err) => this.dropped(err)
     })
     this.writer = new DatagramWriter<Slot>(opts.maxDatagramBytes, (slot, value) => this.send(slot, value))
-    this.cacheHit = this.slot('c', METRICS.cacheLookups.statsd, ['result:hit'])
-    this.cacheMiss = this.slot('c', METRICS.cacheLookups.statsd, ['result:miss'])
     this.cpu = this.slot('c', METRICS.cpuSeconds.statsd, [])
     this.interval = setInterval(() => this.flushNow(), opts.flushIntervalMs)
     this.interval.unref()
@@ -220,23 +214,11 @@ export class AggregatingSink implements MetricsSink {
     this.add(slot, 1)
   }
 
-  cacheLookup (result: CacheResult): void {
-    if (this.closed) return
-    this.add(result === 'hit' ? this.cacheHit : this.cacheMiss, 1)
-  }
-
-  redisCommand (command: string, durationMs: number, failed: boolean): void {
-    if (this.closed) return
-    let slots = this.commandSlots.get(command)
-    if (slots === undefined) {
-      slots = {
-        duration: this.slot('ms', METRICS.redisCommandDuration.statsd, [`command:${command}`]),
-        errors: this.slot('c', METRICS.redisCommandErrors.statsd, [`command:${command}`])
-      }
-      this.commandSlots.set(command, slots)
-    }
-    this.observe(slots.duration, durationMs)
-    if (failed) this.add(slots.errors, 1)
+  series (metric: MetricDefinition, tags: readonly string[]): Series {
+    const slot = this.slot(KIND[metric.type], metric.statsd, [...tags])
+    if (slot.kind === 'ms') return { record: (ms) => { if (!this.closed) this.observe(slot, ms) } }
+    if (slot.kind === 'c') return { record: (n) => { if (!this.closed) this.add(slot, n) } }
+    return { record: (value) => { if (!this.closed) this.set(slot, value) } }
   }
 
   gauge (metric: SampledGauge, value: number): void {

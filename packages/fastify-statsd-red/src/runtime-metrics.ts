@@ -1,7 +1,18 @@
-import fp from 'fastify-plugin'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
-import type { Config } from '../config.js'
+import type { MetricsSink } from './sink.js'
+
+/** What the runtime sampler needs besides the Fastify instance. */
+export interface RuntimeOptions {
+  /** How often to sample (ms). */
+  intervalMs: number
+  /** The `version` tag of `service.info`. */
+  version: string
+  /** Requests in flight right now. */
+  inFlight: () => number
+  /** Called at every sample after the plugin's own gauges (applications' sampled gauges). */
+  samplers: ReadonlyArray<() => void>
+}
 
 const NS_PER_S = 1e9
 const US_PER_S = 1e6
@@ -18,17 +29,16 @@ function delaySeconds (nanoseconds: number): number {
 }
 
 /**
- * Runtime gauges, as a plugin: every RUNTIME_METRICS_INTERVAL_MS it samples event-loop delay
+ * Runtime gauges: every `intervalMs` it samples event-loop delay
  * (p50, p99, max over the interval, from `perf_hooks.monitorEventLoopDelay`, in seconds),
  * event-loop utilization over the interval (0..1), V8 heap used and RSS (bytes), CPU seconds
- * spent since the previous sample (a counter), in-flight requests and the Redis connection
- * state; it sends `service.info` once per sample so the series never goes stale.
+ * spent since the previous sample (a counter) and in-flight requests, then runs the
+ * application's samplers; it sends `service.info` once per sample so the series never goes stale.
  *
  * The timer is unref'd and cleared in `onClose`, where a last sample is taken before the
  * StatsD client flushes.
  */
-async function runtimeMetricsPlugin (fastify: FastifyInstance, opts: { config: Config }): Promise<void> {
-  const { metrics } = fastify
+export function runtimeMetrics (fastify: FastifyInstance, metrics: MetricsSink, opts: RuntimeOptions): void {
   const delay = monitorEventLoopDelay({ resolution: DELAY_RESOLUTION_MS })
   delay.enable()
   let elu = performance.eventLoopUtilization()
@@ -51,12 +61,12 @@ async function runtimeMetricsPlugin (fastify: FastifyInstance, opts: { config: C
     const spent = process.cpuUsage(cpu)
     cpu = process.cpuUsage()
     metrics.cpuSeconds((spent.user + spent.system) / US_PER_S)
-    metrics.gauge('httpRequestsInFlight', fastify.inFlight())
-    metrics.gauge('redisConnectionUp', fastify.redisCommands.connected ? 1 : 0)
-    metrics.info(opts.config.version, process.versions.node)
+    metrics.gauge('httpRequestsInFlight', opts.inFlight())
+    for (const sampler of opts.samplers) sampler()
+    metrics.info(opts.version, process.versions.node)
   }
 
-  const timer = setInterval(sample, opts.config.runtimeMetricsIntervalMs)
+  const timer = setInterval(sample, opts.intervalMs)
   timer.unref()
   fastify.addHook('onReady', async () => { sample() })
   fastify.addHook('onClose', async () => {
@@ -65,9 +75,3 @@ async function runtimeMetricsPlugin (fastify: FastifyInstance, opts: { config: C
     sample()
   })
 }
-
-export default fp(runtimeMetricsPlugin, {
-  name: 'runtime-metrics',
-  fastify: '5.x',
-  dependencies: ['statsd', 'store', 'http-metrics']
-})

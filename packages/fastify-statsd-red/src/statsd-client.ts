@@ -1,16 +1,16 @@
 import StatsDClient, { type StatsD } from 'hot-shots'
 
-/** How the service's one hot-shots client is set up (values from service/config.ts). */
+/** How the plugin's one hot-shots client is set up (values from the plugin options). */
 export interface StatsdClientOptions {
-  /** STATSD_HOST: an IP address or a name, looked up by hot-shots and cached (`cacheDns`). */
+  /** An IP address or a name, looked up by hot-shots and cached (`cacheDns`). */
   host: string
-  /** STATSD_PORT: UDP port of statsd_exporter. */
+  /** UDP port of statsd_exporter. */
   port: number
-  /** Tags hot-shots appends to every line, in this order (`service`, `instance`). */
+  /** Tags hot-shots appends to every line, in this order (`service`, `instance`, extra tags). */
   globalTags?: Record<string, string>
-  /** STATSD_MAX_DATAGRAM_BYTES: hot-shots' `maxBufferSize`, the largest datagram it sends (bytes). */
+  /** hot-shots' `maxBufferSize`, the largest datagram it sends (bytes). */
   maxDatagramBytes: number
-  /** METRICS_FLUSH_INTERVAL_MS: hot-shots' `bufferFlushInterval` (ms). */
+  /** hot-shots' `bufferFlushInterval` (ms). */
   flushIntervalMs: number
   /** hot-shots' `errorHandler`: gets every send failure (one per datagram dropped) and socket error. */
   onError: (err: Error) => void
@@ -52,8 +52,8 @@ export function statsdClient (opts: StatsdClientOptions): StatsD {
  * are sanitized, see README "Sanitization"), so a string of values joined by `:` goes out as one
  * multi-value line, which statsd_exporter counts as one observation per value. hot-shots has no
  * typed way to send several values in one line, and sending them one call each would be one line
- * per value (the cost this design avoids). test/metrics/statsd-client.test.ts pins the exact bytes
- * over a real UDP socket for the installed hot-shots, so an upgrade that changes this fails there.
+ * per value (the cost this design avoids). The repository's test/metrics/statsd-client.test.ts pins
+ * the exact bytes over a real UDP socket for the installed hot-shots, so an upgrade that changes this fails there.
  *
  * @param packed values in milliseconds, already formatted and joined with `:` (no spaces).
  * @param tags per-line tags as `key:value`, after the client's global tags on the wire.
