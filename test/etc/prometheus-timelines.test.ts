@@ -5,7 +5,7 @@ import { PROMETHEUS_DIR, durationSeconds, expandValues, parseSeries, testFiles, 
 
 /**
  * The incident timelines of etc/prometheus/tests/outage.test.yml ("alerts describe the
- * present", README "Alerts"): promtool runs them, and these checks read when each service's
+ * present", docs/alerts.md "Alerts describe the present"): promtool runs them, and these checks read when each service's
  * incident starts and ends from its input series, not from the group's name.
  */
 const FILE = 'tests/outage.test.yml'

@@ -2,7 +2,8 @@
  * The Prometheus 3.0 migration guide (prometheus/prometheus docs/migration.md), point by point,
  * against etc/prometheus, the dashboard and the compose file. CI runs Debian's Prometheus 2.42;
  * docker-compose ships 3.x: these tests hold the configuration to what means the same on both.
- * Points that cannot apply here are explained in README.md ("Compatibility matrix").
+ * Points that cannot apply here are explained in docs/compatibility.md ("Prometheus 3.0 migration
+ * guide, point by point").
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
