@@ -16,6 +16,7 @@ import type { ServiceImage } from '../images.js'
 
 const NAME = 'localhost/fastify-monitoring/statsd-exporter-stand-in'
 const ENTRY = join(ROOT, 'test', 'compose', 'images', 'statsd-exporter-stand-in.ts')
+const REQUIRE_SHIM = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
 const LABEL = 'fastify-monitoring.stand-in'
 
 /**
@@ -28,7 +29,10 @@ export async function buildStatsdStandIn (base: string): Promise<ServiceImage> {
   try {
     const bundle = join(dir, 'statsd-exporter-stand-in.mjs')
     const esbuild = await run(join(ROOT, 'node_modules', '.bin', 'esbuild'),
-      [ENTRY, '--bundle', '--platform=node', '--format=esm', '--target=node22', `--outfile=${bundle}`, '--log-level=warning'], {}, 120_000)
+      [ENTRY, '--bundle', '--platform=node', '--format=esm', '--target=node22', `--outfile=${bundle}`, '--log-level=warning',
+        // The package's TypeScript sources, as the tests run them (no built dist/ needed), and a
+        // `require` for the CommonJS packages inside the bundle (yaml requires node's builtins).
+        '--conditions=fastify-monitoring:source', `--banner:js=${REQUIRE_SHIM}`], {}, 120_000)
     if (esbuild.code !== 0) throw new Error(`esbuild failed: ${esbuild.stderr}`)
     const baseId = (await podman(['image', 'inspect', '--format', '{{.Id}}', base])).stdout.trim()
     const hash = createHash('sha256').update(readFileSync(bundle)).update(baseId)
