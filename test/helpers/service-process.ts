@@ -53,7 +53,10 @@ export interface ServiceProcess {
 export interface ServiceOptions {
   /**
    * Environment on top of the test defaults (a free PORT, HOST=127.0.0.1, LOG_LEVEL=info,
-   * ACCESS_LOG=true: tests wait for a request's `incoming request` line).
+   * ACCESS_LOG=true: tests wait for a request's `incoming request` line; no load shedding,
+   * OVERLOAD_MAX_EVENT_LOOP_DELAY_MS=0 and OVERLOAD_MAX_EVENT_LOOP_UTILIZATION=0, unless the test
+   * sets them: on a busy machine the service's event loop can lag past any threshold, and the
+   * overload 503 would mask what the test checks, as test/helpers/app.ts does for build()).
    */
   env?: Record<string, string>
   /** How long to wait for the service to answer, in ms (default 60000: the loader compiles TS first). */
@@ -101,6 +104,8 @@ export async function startService (t: Owner, opts: ServiceOptions = {}): Promis
     ACCESS_LOG: 'true',
     SERVICE_NAME: 'svc',
     SERVICE_INSTANCE: 'test',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
     ...opts.env
   }
   const child: ChildProcess = spawn(process.execPath, [...process.execArgv, SERVER_TS], {
