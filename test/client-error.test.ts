@@ -8,6 +8,7 @@ import { startService } from './helpers/service-process.js'
 import { exchange } from './helpers/raw-socket.js'
 import { counterTotals } from './helpers/statsd-lines.js'
 import { udpListener } from './helpers/udp.js'
+import { until } from './helpers/wait.js'
 
 const skip = haveRedisServer() ? false : NO_REDIS
 
@@ -59,14 +60,14 @@ t.test('a request timeout (408) on a real socket: answered, counted; a reset con
   const error = (code: string): ConnectionError => Object.assign(new Error(code), { code, bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } })
 
   const answer = exchange(port, 'GET /items/slow HTTP/1.1\r\nHost: svc\r\n')
-  while (accepted.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('the first connection accepted', () => accepted.length >= 1)
   clientErrorHandler.call(app, error('ERR_HTTP_REQUEST_TIMEOUT'), accepted[0] as Socket)
   const text = await answer
   t.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/)
   t.equal(text.split('\r\n\r\n')[1], '{"statusCode":408,"error":"Request Timeout","message":"request not received in time"}')
 
   const reset = exchange(port, '')
-  while (accepted.length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('the second connection accepted', () => accepted.length >= 2)
   clientErrorHandler.call(app, error('ECONNRESET'), accepted[1] as Socket)
   t.equal(accepted[1]?.destroyed, false, 'a reset connection is left to Node, which closes it itself')
   accepted[1]?.destroy()
