@@ -8,7 +8,8 @@
 # PATH is a test file or a folder (every *.test.ts below it). Each run goes through the files in
 # order, one tap process per file (`tap --disable-coverage --timeout SECONDS FILE`), with
 # FLAKE_HUNT_RUN set to the run's number. Meanwhile `stress-ng --cpu N` (default: one worker
-# per core, `nproc`) keeps every core busy; --no-stress runs on an idle machine instead.
+# per core, `nproc`) keeps every core busy; --no-stress runs without it. Defaults: 3 runs, a
+# 1500 s tap timeout per file (a deadline for a hang, generous for the compose test).
 # stress-ng is Debian's package of that name (scripts/install-deps.sh installs it); the
 # STRESS_NG variable names another binary.
 #
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     --cpu) cpu=$2; shift 2 ;;
     --no-stress) stress=0; shift ;;
     --timeout) timeout=$2; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "flake-hunt: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) paths+=("$1"); shift ;;
   esac
