@@ -177,7 +177,8 @@ export interface RunningLoad {
   answered: () => readonly Sample[]
   /**
    * Resolves with the samples answered so far once `check` holds for them. Rejects (naming
-   * `what` and the count so far) when `timeoutMs` passes first, or when the load ends first.
+   * `what` and the count so far) when `timeoutMs` passes first, or when the load ends first;
+   * the load is then stopped.
    */
   until: (what: string, check: (answered: readonly Sample[]) => boolean, timeoutMs?: number) => Promise<readonly Sample[]>
   /** Starts no further request; {@link result} resolves once those in flight finish. */
@@ -222,13 +223,18 @@ export function startLoadInChild (plan: LoadPlan): RunningLoad {
   })
   // A caller that only awaits until() must not see an unhandled rejection from the report.
   result.catch(() => {})
+  const stop = (): void => {
+    if (child.connected) child.send('stop')
+  }
   const until = (what: string, check: (answered: readonly Sample[]) => boolean, timeoutMs = UNTIL_TIMEOUT_MS): Promise<readonly Sample[]> =>
     new Promise((resolve, reject) => {
       const done = (error?: Error): void => {
         clearTimeout(timer)
         waiters.delete(wake)
-        if (error === undefined) resolve(answered)
-        else reject(error)
+        if (error === undefined) return resolve(answered)
+        // The test fails here: stop the load rather than let it run out its durationMs.
+        stop()
+        reject(error)
       }
       const wake = (): void => {
         if (check(answered)) done()
@@ -238,9 +244,6 @@ export function startLoadInChild (plan: LoadPlan): RunningLoad {
       waiters.add(wake)
       wake()
     })
-  const stop = (): void => {
-    if (child.connected) child.send('stop')
-  }
   return { result, answered: () => answered, until, stop }
 }
 
