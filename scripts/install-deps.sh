@@ -6,7 +6,7 @@
 # CNI networking (containernetworking-plugins, iptables, and the dnsname plugin without which
 # compose's services cannot find each other by name), debootstrap and busybox-static (the
 # stand-in images are built from these and the packages above), and unzip (scripts/ensure-kubectl.sh
-# unpacks kubectl with it).
+# unpacks kubectl with it), and stress-ng (scripts/flake-hunt.sh keeps the cores busy with it).
 # statsd_exporter and Grafana are not packaged by Debian: put their binaries on PATH to run the
 # parts that need them.
 # Skips apt entirely when everything is already there; needs root (or sudo) otherwise.
@@ -15,7 +15,7 @@ need=()
 for pair in redis-server:redis-server promtool:prometheus prometheus-alertmanager:prometheus-alertmanager \
             amtool:prometheus-alertmanager prometheus-redis-exporter:prometheus-redis-exporter \
             siege:siege wrk:wrk curl:curl jq:jq docker-compose:docker-compose podman:podman runc:runc \
-            debootstrap:debootstrap unzip:unzip; do
+            debootstrap:debootstrap unzip:unzip stress-ng:stress-ng; do
   bin=${pair%%:*} pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || need+=("$pkg")
 done

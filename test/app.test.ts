@@ -9,10 +9,17 @@ t.test('close() flushes the last measurements and closes Redis', { skip }, async
   const { app, udp } = await build(t, { env: { METRICS_FLUSH_INTERVAL_MS: '60000' } })
   const res = await app.inject({ method: 'GET', url: '/' })
   t.equal(res.statusCode, 200)
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // Two turns of the event loop (a flush on the next turn would be out by then), then a marker
+  // datagram through the receiver: anything the service sent at the response has arrived.
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+  await udp.barrier()
   t.notOk(udp.lines().some((l) => l.startsWith('http.requests:')), 'nothing sent before the flush')
   await app.close()
   const lines = await udp.waitFor((l) => l.some((x) => x.startsWith('http.requests:')))
+  // The runtime sample is taken at close only (interval 60 s), so a datagram holding both is
+  // the shutdown flush, whatever a timer might have sent later than the marker.
+  t.ok(udp.datagrams.map((d) => d.split('\n')).some((d) => d.some((l) => l.startsWith('http.requests:1|c|')) && d.some((l) => l.startsWith('service.info:1|g|'))), 'the count leaves in the shutdown flush, with the last runtime sample')
   t.ok(lines.includes(`http.requests:1|c|#${GLOBAL},method:GET,route:/,status_code:200`), 'the request is counted at shutdown')
   t.ok(lines.some((l) => l.startsWith('service.info:1|g|')), 'a last runtime sample goes out too')
   t.equal(app.redis.status, 'end', 'Redis connection closed')

@@ -8,6 +8,7 @@ import { startService } from './helpers/service-process.js'
 import { exchange } from './helpers/raw-socket.js'
 import { counterTotals } from './helpers/statsd-lines.js'
 import { udpListener } from './helpers/udp.js'
+import { until } from './helpers/wait.js'
 
 const skip = haveRedisServer() ? false : NO_REDIS
 
@@ -41,7 +42,10 @@ t.test('real process: parser 400 and 431 are answered in the ErrorResponse shape
   t.equal(counts.get('GET __unmatched__ 400'), 1, 'the malformed header, under the method of its request line')
   t.equal(counts.get('POST __unmatched__ 431'), 1, 'the oversized headers')
   t.equal(counts.get('OTHER __unmatched__ 400'), 1, 'bytes without a method: OTHER')
-  const logged = svc.logs.filter((l) => l.msg === 'client error: answered before routing').map((l) => `${String(l.statusCode)} ${String(l.code)}`)
+  // The log lines come through the child's stdout, which can trail its answers on a busy machine.
+  const clientErrors = (): string[] => svc.logs.filter((l) => l.msg === 'client error: answered before routing').map((l) => `${String(l.statusCode)} ${String(l.code)}`)
+  await until('three client-error log lines', () => clientErrors().length >= 3, { detail: () => clientErrors().join(', ') })
+  const logged = clientErrors()
   t.same(logged.sort(), ['400 HPE_INVALID_HEADER_TOKEN', '400 HPE_INVALID_METHOD', '431 HPE_HEADER_OVERFLOW'], 'each logged with the parser code')
   t.ok(svc.alive())
 })
@@ -59,14 +63,14 @@ t.test('a request timeout (408) on a real socket: answered, counted; a reset con
   const error = (code: string): ConnectionError => Object.assign(new Error(code), { code, bytesParsed: 0, rawPacket: { type: 'Buffer', data: [] } })
 
   const answer = exchange(port, 'GET /items/slow HTTP/1.1\r\nHost: svc\r\n')
-  while (accepted.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('the first connection accepted', () => accepted.length >= 1)
   clientErrorHandler.call(app, error('ERR_HTTP_REQUEST_TIMEOUT'), accepted[0] as Socket)
   const text = await answer
   t.match(text, /^HTTP\/1\.1 408 Request Timeout\r\n/)
   t.equal(text.split('\r\n\r\n')[1], '{"statusCode":408,"error":"Request Timeout","message":"request not received in time"}')
 
   const reset = exchange(port, '')
-  while (accepted.length < 2) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('the second connection accepted', () => accepted.length >= 2)
   clientErrorHandler.call(app, error('ECONNRESET'), accepted[1] as Socket)
   t.equal(accepted[1]?.destroyed, false, 'a reset connection is left to Node, which closes it itself')
   accepted[1]?.destroy()

@@ -1,3 +1,4 @@
+import { mock } from 'node:test'
 import t from 'tap'
 import pino from 'pino'
 import { DependencyLog } from '../service/dependency-log.js'
@@ -6,12 +7,10 @@ import { logCapture, type LogLine } from './helpers/log-capture.js'
 
 const MSG = 'dependency unavailable: answering 503'
 
-async function until (what: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!what() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
-}
-
 t.test('first 503 logged at once, the rest of a window as one line with its count, quiet once the outage ends', async (t) => {
+  // The window is a timer: mocked, so the test moves the clock instead of waiting for it.
+  mock.timers.enable({ apis: ['setTimeout'] })
+  t.teardown(() => mock.timers.reset())
   const capture = logCapture()
   // A real pino logger writing to the capture stream (sync, so a line is there when warn returns).
   const log = new DependencyLog(pino({ level: 'info' }, capture.stream), 100)
@@ -21,9 +20,12 @@ t.test('first 503 logged at once, the rest of a window as one line with its coun
   for (let i = 0; i < 7; i++) log.record(error)
   t.equal(warns().length, 1, 'one line for the first 503, before the window ends')
   t.match(warns()[0], { level: 40, dependency: 'redis', cause: 'Connection is closed.', count: 1, intervalMs: 100 })
-  await until(() => warns().length === 2)
+  mock.timers.tick(99)
+  t.equal(warns().length, 1, 'nothing more while the window is open')
+  mock.timers.tick(1)
+  t.equal(warns().length, 2, 'a line when the window ends')
   t.match(warns()[1], { level: 40, count: 6 }, 'the other six, in one line when the window ends')
-  await new Promise((resolve) => setTimeout(resolve, 350))
+  mock.timers.tick(350)
   t.equal(warns().length, 2, 'no line for a window without 503s')
 
   log.record(error)

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { parse } from 'yaml'
-import { runLoadInChild } from '../helpers/load.js'
+import { startLoadInChild, type Sample } from '../helpers/load.js'
 import { haveRedisServer, NO_REDIS, startRedis, type RedisServer } from '../helpers/redis.js'
 import { startService } from '../helpers/service-process.js'
 
@@ -74,14 +74,21 @@ t.test('every write acknowledged with 2xx survives Redis SIGKILL and clean resta
     env: { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '500', REDIS_CONNECT_TIMEOUT_MS: '500', STATSD_PORT: '9', LOG_LEVEL: 'warn' }
   })
 
-  // Writes at 150/s for 6 s; Redis is killed mid-stream (in-flight writes get 503) and restarted.
-  const started = Date.now()
-  const load = runLoadInChild({ url: svc.url, rate: 150, durationMs: 6000, maxInFlight: 64, timeoutMs: 10_000, mix: ['put'], keyPrefix: 'durable' })
-  await sleep(Math.max(0, started + 2000 - Date.now()))
+  // Writes at 150/s; Redis is killed mid-stream (in-flight writes get 503) and restarted. Each
+  // step waits for what the load has done, so the outage falls inside the load however long
+  // its process takes to start: 300 writes acknowledged, then 30 answered 503 while Redis is
+  // away, then 150 acknowledged again after the restart.
+  const load = startLoadInChild({ url: svc.url, rate: 150, durationMs: 120_000, maxInFlight: 64, timeoutMs: 10_000, mix: ['put'], keyPrefix: 'durable' })
+  const acknowledged = (s: Sample): boolean => s.status >= 200 && s.status < 300
+  await load.until('300 acknowledged writes', (a) => a.filter(acknowledged).length >= 300)
   await redis.stop('SIGKILL')
-  await sleep(1500)
+  const killedAt = Date.now()
+  await load.until('30 writes answered 503 after the kill', (a) => a.filter((s) => s.status === 503 && s.end >= killedAt).length >= 30)
   await redis.start()
-  const { samples } = await load
+  const restartedAt = Date.now()
+  await load.until('150 writes acknowledged after the restart', (a) => a.filter((s) => acknowledged(s) && s.start >= restartedAt).length >= 150)
+  load.stop()
+  const { samples } = await load.result
   // Killed again right after the last acknowledgement: the newest writes are at most a few
   // milliseconds old, certainly not yet fsynced (everysec), only written to the page cache.
   await redis.stop('SIGKILL')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { runLoadInChild, type LoadResult, type Operation } from '../helpers/load.js'
+import { runLoadInChild, startLoadInChild, type Operation } from '../helpers/load.js'
 import { freePort, haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
 import { startService, WARN } from '../helpers/service-process.js'
 
@@ -16,8 +16,13 @@ const skip = haveRedisServer() ? false : NO_REDIS
 
 /** Healthy answers per operation of the load generator's mix. */
 const HEALTHY: Record<string, number[]> = { put: [201], get: [200], hits: [200], ready: [200] }
-/** Warning lines allowed during the flood: the first failure, then one per 10 s at most. */
-const MAX_WARNINGS = 3
+/**
+ * Warning lines allowed: the first failure, then one per 10 s at most, counted over the time the
+ * test actually took (3 for a run of up to 10 s; a busy machine takes longer, and may log more).
+ */
+const maxWarnings = (elapsedMs: number): number => 2 + Math.ceil(elapsedMs / 10_000)
+/** Requests of the flood: 6 s at 300/s. The load stops once this many were answered, however long that takes. */
+const FLOOD_REQUESTS = 1800
 /** RSS may grow this much while serving 1,800 requests: a coarse guard, the heap test below is the precise one. */
 const MAX_RSS_GROWTH = 48 * 1024 * 1024
 
@@ -51,6 +56,7 @@ const receivers: Array<{ name: string, env: (t: TestLike) => Promise<Record<stri
 for (const receiver of receivers) {
   t.test(`metrics receiver ${receiver.name}: responses unchanged, RSS bounded, warnings rate-limited`, { skip }, async (t) => {
     const redis = await startRedis(t)
+    const started = Date.now()
     const svc = await startService(t, {
       env: { REDIS_URL: redis.url, METRICS_FLUSH_INTERVAL_MS: '20', RUNTIME_METRICS_INTERVAL_MS: '200', LOG_LEVEL: 'warn', ...await receiver.env(t) }
     })
@@ -59,23 +65,28 @@ for (const receiver of receivers) {
     const warm = await runLoadInChild({ ...plan, keyPrefix: 'warm', rate: 200, durationMs: 1500 })
     const rssBefore = svc.rssBytes()
     const warningsBefore = svc.logs.filter((l) => (l.level ?? 0) >= WARN).length
-    const run: LoadResult = await runLoadInChild({ ...plan, keyPrefix: 'run', rate: 300, durationMs: 6000 })
+    const flood = startLoadInChild({ ...plan, keyPrefix: 'run', rate: 300, durationMs: 600_000 })
+    await flood.until(`${FLOOD_REQUESTS} answered requests`, (answered) => answered.length >= FLOOD_REQUESTS, 300_000)
+    flood.stop()
+    const run = await flood.result
     const rssAfter = svc.rssBytes()
     const samples = [...warm.samples, ...run.samples]
 
     // A read issued before the first write was acknowledged asks for a key never written: 404.
     const unhealthy = samples.filter((s) => !(HEALTHY[s.op] ?? []).includes(s.status) && !(s.status === 404 && s.key?.endsWith('-never') === true))
     t.same(unhealthy.map((s) => `${s.op} ${s.status} ${s.error ?? s.body}`), [], `all ${samples.length} responses are the healthy ones`)
-    t.ok(run.samples.length > 1000, `the flood ran (${run.samples.length} requests at 300/s)`)
+    t.ok(run.samples.length >= FLOOD_REQUESTS, `the flood ran (${run.samples.length} requests at up to 300/s)`)
     t.ok(svc.alive(), 'the service is up')
     const growth = rssAfter - rssBefore
     t.ok(growth < MAX_RSS_GROWTH, `RSS grew ${(growth / 1048576).toFixed(1)} MiB over ${run.samples.length} requests (< ${MAX_RSS_GROWTH / 1048576} MiB)`)
 
     const warnings = svc.logs.filter((l) => (l.level ?? 0) >= WARN)
     const during = warnings.length - warningsBefore
-    t.ok(warnings.length <= MAX_WARNINGS, `${warnings.length} warning lines in ~8 s of failing sends (<= ${MAX_WARNINGS}): ${warnings.map((l) => String(l.msg)).join(' | ')}`)
+    const elapsed = Date.now() - started
+    const allowed = maxWarnings(elapsed)
+    t.ok(warnings.length <= allowed, `${warnings.length} warning lines in ${(elapsed / 1000).toFixed(0)} s of failing sends (<= ${allowed}): ${warnings.map((l) => String(l.msg)).join(' | ')}`)
     if (receiver.expectWarning) t.ok(warnings.length >= 1, 'the failure is reported (at least one warning)')
-    t.comment(`${during} warning lines during the 6 s flood`)
+    t.comment(`${during} warning lines during the flood`)
 
     svc.kill('SIGTERM')
     const exit = await svc.exited

@@ -1,6 +1,5 @@
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
-import { runLoadInChild, type Sample } from '../helpers/load.js'
+import { startLoadInChild, type Sample } from '../helpers/load.js'
 import { haveRedisServer, NO_REDIS } from '../helpers/redis.js'
 import { startServiceWithPeers } from '../helpers/service-process.js'
 import { counterTotals } from '../helpers/statsd-lines.js'
@@ -10,7 +9,14 @@ const COMMAND_TIMEOUT_MS = 500
 const MARGIN_MS = 1500
 /** After Redis is back: ioredis back-off (at most 2 s, plugins/redis.ts) plus scheduling slack. */
 const RECOVERY_MS = 2000 + 1500
-const LOAD = { rate: 150, durationMs: 9000, killAtMs: 2500, restartAtMs: 5000 }
+/**
+ * 150 requests/s. Redis is killed once `answeredBeforeKill` requests were answered, restarted
+ * once `failedBeforeRestart` requests started after the kill were answered 503, and the load
+ * stops once `servedAfterRecovery` requests started later than RECOVERY_MS after the restart
+ * were answered: each step waits for what the load has done, so the outage always falls
+ * inside the load. `durationMs` only ends a load nobody stops.
+ */
+const LOAD = { rate: 150, durationMs: 120_000, answeredBeforeKill: 300, failedBeforeRestart: 150, servedAfterRecovery: 150 }
 
 const DEPENDENCY_503 = JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'service unavailable: a dependency did not answer' })
 const READY_503 = JSON.stringify({ status: 'unavailable', redis: 'down' })
@@ -31,7 +37,7 @@ t.test('Redis killed (SIGKILL) and restarted under load: no crash, no hung reque
   })
 
   const started = Date.now()
-  const loadDone = runLoadInChild({
+  const load = startLoadInChild({
     url: svc.url,
     rate: LOAD.rate,
     durationMs: LOAD.durationMs,
@@ -40,17 +46,22 @@ t.test('Redis killed (SIGKILL) and restarted under load: no crash, no hung reque
     mix: ['put', 'get', 'hits', 'put', 'get', 'ready'],
     keyPrefix: 'restart'
   })
-  await sleep(Math.max(0, started + LOAD.killAtMs - Date.now()))
+  await load.until(`${LOAD.answeredBeforeKill} answered requests`, (a) => a.length >= LOAD.answeredBeforeKill)
   const killedAt = Date.now()
   await redis.stop('SIGKILL')
-  await sleep(Math.max(0, started + LOAD.restartAtMs - Date.now()))
+  await load.until(`${LOAD.failedBeforeRestart} requests started after the kill answered 503`,
+    (a) => a.filter((s) => s.status === 503 && s.start > killedAt + 100).length >= LOAD.failedBeforeRestart)
   await redis.start()
   const restartedAt = Date.now()
-  const { samples, skipped } = await loadDone
+  await load.until(`${LOAD.servedAfterRecovery} answers to requests started ${RECOVERY_MS} ms after the restart`,
+    (a) => a.filter((s) => s.start > restartedAt + RECOVERY_MS).length >= LOAD.servedAfterRecovery)
+  load.stop()
+  const { samples, skipped } = await load.result
   t.comment(`load: ${samples.length} requests, ${skipped} ticks skipped; Redis killed at +${killedAt - started} ms, back at +${restartedAt - started} ms`)
 
   t.ok(svc.alive(), 'the service process never exited')
-  t.ok(samples.length > LOAD.rate * (LOAD.durationMs / 1000) * 0.5, `the load ran (${samples.length} requests)`)
+  const phases = LOAD.answeredBeforeKill + LOAD.failedBeforeRestart + LOAD.servedAfterRecovery
+  t.ok(samples.length >= phases, `the load ran through its three phases (${samples.length} requests)`)
 
   const unanswered = samples.filter((s) => s.status === 0)
   t.same(unanswered.map((s) => `${s.method} ${s.route}: ${s.error ?? ''}`), [], 'every request got an HTTP answer (no reset, no client timeout)')

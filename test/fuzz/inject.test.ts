@@ -7,6 +7,7 @@ import { contentType, fuzzSeed, itemBody, key, method, query, registeredRoutes, 
 import { haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
 import { counterTotals, tagValues } from '../helpers/statsd-lines.js'
 import { udpListener } from '../helpers/udp.js'
+import { until } from '../helpers/wait.js'
 
 /**
  * Hostile input through app.inject (the whole Fastify pipeline after the HTTP parser: routing,
@@ -90,8 +91,7 @@ t.test('thousands of hostile requests through the Fastify pipeline', { skip: hav
   const app = await buildApp(config)
   t.teardown(() => app.close())
   await app.ready()
-  const connectedBy = Date.now() + 5000
-  while (!app.redisCommands.connected && Date.now() < connectedBy) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('connection to Redis', () => app.redisCommands.connected)
   const routes = [...await registeredRoutes(config)]
   const rng = new Rng(seed)
   const failures: string[] = []

@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../../service/config.js'
 import type { MetricsSink } from 'fastify-statsd-red'
 import { startRedis, type RedisServer, type RedisServerOptions, type TestLike } from './redis.js'
 import { udpListener, type UdpListener } from './udp.js'
+import { until } from './wait.js'
 
 /** What {@link build} gives a test: the app (never listening), its Redis and its UDP receiver. */
 export interface Harness {
@@ -50,8 +51,7 @@ export async function build (t: TestLike, opts: BuildOptions = {}): Promise<Harn
   const app = await buildApp(config, {}, opts.sink)
   t.teardown(() => app.close())
   await app.ready()
-  const deadline = Date.now() + 5000
-  while (!app.redisCommands.connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('connection to Redis', () => app.redisCommands.connected)
   // The first runtime sample is sent at onReady; tests assert on what their requests send.
   await app.metrics.flush()
   await udp.waitFor((lines) => lines.some((l) => l.startsWith('service.info:')))

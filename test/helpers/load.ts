@@ -11,7 +11,10 @@ export interface LoadPlan {
   url: string
   /** Requests started per second. */
   rate: number
-  /** How long to keep starting requests, in ms. */
+  /**
+   * How long to keep starting requests, in ms; with {@link RunningLoad.stop} the longest the
+   * load may run if nobody stops it.
+   */
   durationMs: number
   /** At most this many requests in flight; a tick that finds the cap reached skips (counted). */
   maxInFlight: number
@@ -65,7 +68,7 @@ export const CPU_ITERATIONS = 200000
  * first acknowledgement, a 404), `hits` is `GET /`, `ready` the readiness probe and `cpu` a
  * CPU-bound `/demo/cpu` request ({@link CPU_ITERATIONS}).
  */
-export async function generate (plan: LoadPlan): Promise<LoadResult> {
+export async function generate (plan: LoadPlan, hooks: GenerateHooks = {}): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: plan.maxInFlight })
   const samples: Sample[] = []
   let inFlight = 0
@@ -104,6 +107,7 @@ export async function generate (plan: LoadPlan): Promise<LoadResult> {
         if (error !== undefined) sample.error = error
         if (op === 'put' && status >= 200 && status < 300 && sample.key !== undefined) lastAcked = sample.key
         inFlight--
+        hooks.onSample?.(sample)
         resolve()
       }
       const req = request({
@@ -133,7 +137,7 @@ export async function generate (plan: LoadPlan): Promise<LoadResult> {
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const elapsed = Date.now() - started
-      if (elapsed >= plan.durationMs) {
+      if (elapsed >= plan.durationMs || hooks.stopped?.() === true) {
         clearInterval(timer)
         resolve()
         return
@@ -157,20 +161,58 @@ export async function generate (plan: LoadPlan): Promise<LoadResult> {
 
 const SELF = fileURLToPath(import.meta.url)
 
+/** Callbacks {@link generate} calls while it runs. */
+export interface GenerateHooks {
+  /** Called with each sample as its answer (or error) arrives. */
+  onSample?: (sample: Sample) => void
+  /** Asked on every tick: true ends the load early (requests in flight still finish). */
+  stopped?: () => boolean
+}
+
+/** A load running in a child process, observable while it runs. */
+export interface RunningLoad {
+  /** The child's report, once every request it started has finished. */
+  result: Promise<LoadResult>
+  /** The samples answered so far, in the order their answers arrived. */
+  answered: () => readonly Sample[]
+  /**
+   * Resolves with the samples answered so far once `check` holds for them. Rejects (naming
+   * `what` and the count so far) when `timeoutMs` passes first, or when the load ends first;
+   * the load is then stopped.
+   */
+  until: (what: string, check: (answered: readonly Sample[]) => boolean, timeoutMs?: number) => Promise<readonly Sample[]>
+  /** Starts no further request; {@link result} resolves once those in flight finish. */
+  stop: () => void
+}
+
+/** How long {@link RunningLoad.until} waits by default: generous for a loaded 2-core machine. */
+export const UNTIL_TIMEOUT_MS = 60_000
+
 /**
  * Runs {@link generate} in a second Node process (so its CPU and sockets are not the test's
- * nor the service's) and resolves with its report. The child runs this file with the current
- * process's Node arguments (tap's TypeScript loader).
- * @throws when the child fails or prints no report.
+ * nor the service's). The child runs this file with the current process's Node arguments
+ * (tap's TypeScript loader) and reports each answered request over an IPC channel, so a test
+ * acts on what the load has done (the Nth acknowledged write, the first failures) rather than
+ * on how long ago it was started. The final report rejects when the child fails or prints none.
  */
-export function runLoadInChild (plan: LoadPlan): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, SELF, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
-    child.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
-    child.once('exit', (code) => {
+export function startLoadInChild (plan: LoadPlan): RunningLoad {
+  const child = spawn(process.execPath, [...process.execArgv, SELF, JSON.stringify(plan)], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+  const answered: Sample[] = []
+  const waiters = new Set<() => void>()
+  let ended = false
+  let out = ''
+  let err = ''
+  child.stdout?.setEncoding('utf8').on('data', (c: string) => { out += c })
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => { err += c })
+  child.on('message', (sample: Sample) => {
+    answered.push(sample)
+    for (const wake of waiters) wake()
+  })
+  const result = new Promise<LoadResult>((resolve, reject) => {
+    // 'close', not 'exit': the report may still be in the pipe when the process has exited.
+    child.once('close', (code) => {
+      ended = true
+      for (const wake of waiters) wake()
       if (code !== 0) return reject(new Error(`load generator exited ${code}: ${err}`))
       try {
         resolve(JSON.parse(out) as LoadResult)
@@ -179,10 +221,46 @@ export function runLoadInChild (plan: LoadPlan): Promise<LoadResult> {
       }
     })
   })
+  // A caller that only awaits until() must not see an unhandled rejection from the report.
+  result.catch(() => {})
+  const stop = (): void => {
+    if (child.connected) child.send('stop')
+  }
+  const until = (what: string, check: (answered: readonly Sample[]) => boolean, timeoutMs = UNTIL_TIMEOUT_MS): Promise<readonly Sample[]> =>
+    new Promise((resolve, reject) => {
+      const done = (error?: Error): void => {
+        clearTimeout(timer)
+        waiters.delete(wake)
+        if (error === undefined) return resolve(answered)
+        // The test fails here: stop the load rather than let it run out its durationMs.
+        stop()
+        reject(error)
+      }
+      const wake = (): void => {
+        if (check(answered)) done()
+        else if (ended) done(new Error(`the load ended before ${what} (${answered.length} requests answered)`))
+      }
+      const timer = setTimeout(() => done(new Error(`no ${what} within ${timeoutMs} ms (${answered.length} requests answered)`)), timeoutMs)
+      waiters.add(wake)
+      wake()
+    })
+  return { result, answered: () => answered, until, stop }
+}
+
+/** {@link startLoadInChild} for a load that runs its whole `durationMs`: resolves with its report. */
+export function runLoadInChild (plan: LoadPlan): Promise<LoadResult> {
+  return startLoadInChild(plan).result
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const plan = JSON.parse(process.argv[2] ?? '{}') as LoadPlan
-  const result = await generate(plan)
+  let stopped = false
+  process.on('message', (message) => { if (message === 'stop') stopped = true })
+  const result = await generate(plan, {
+    onSample: (sample) => { if (process.connected) process.send?.(sample) },
+    stopped: () => stopped
+  })
   process.stdout.write(JSON.stringify(result))
+  // The IPC channel keeps this process alive until it is closed.
+  if (process.connected) process.disconnect()
 }

@@ -50,13 +50,19 @@ export interface ServiceProcess {
   rssBytes (): number
 }
 
+/** How long {@link startService} waits for the service to answer by default (ms). */
+const LISTEN_TIMEOUT_MS = 180_000
+
 export interface ServiceOptions {
   /**
    * Environment on top of the test defaults (a free PORT, HOST=127.0.0.1, LOG_LEVEL=info,
-   * ACCESS_LOG=true: tests wait for a request's `incoming request` line).
+   * ACCESS_LOG=true: tests wait for a request's `incoming request` line; no load shedding,
+   * OVERLOAD_MAX_EVENT_LOOP_DELAY_MS=0 and OVERLOAD_MAX_EVENT_LOOP_UTILIZATION=0, unless the test
+   * sets them: on a busy machine the service's event loop can lag past any threshold, and the
+   * overload 503 would mask what the test checks, as test/helpers/app.ts does for build()).
    */
   env?: Record<string, string>
-  /** How long to wait for the service to answer, in ms (default 60000: the loader compiles TS first). */
+  /** How long to wait for the service to answer, in ms (default 180000: the loader compiles TS first, which can take over 60 s on a loaded 2-core machine). */
   listenTimeoutMs?: number
 }
 
@@ -101,6 +107,8 @@ export async function startService (t: Owner, opts: ServiceOptions = {}): Promis
     ACCESS_LOG: 'true',
     SERVICE_NAME: 'svc',
     SERVICE_INSTANCE: 'test',
+    OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '0',
+    OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0',
     ...opts.env
   }
   const child: ChildProcess = spawn(process.execPath, [...process.execArgv, SERVER_TS], {
@@ -178,10 +186,10 @@ export async function startService (t: Owner, opts: ServiceOptions = {}): Promis
 
   // Polling /health/live works at any LOG_LEVEL; a port taken meanwhile makes the child exit
   // (EADDRINUSE), which is reported instead of talking to someone else's server.
-  const deadline = Date.now() + (opts.listenTimeoutMs ?? 60_000)
+  const deadline = Date.now() + (opts.listenTimeoutMs ?? LISTEN_TIMEOUT_MS)
   while (!(await answers(port))) {
     if (exit !== undefined) throw new Error(`service exited before listening: ${JSON.stringify(exit)}\n${describe()}`)
-    if (Date.now() > deadline) throw new Error(`service not answering on ${port} after ${opts.listenTimeoutMs ?? 60_000} ms\n${describe()}`)
+    if (Date.now() > deadline) throw new Error(`service not answering on ${port} after ${opts.listenTimeoutMs ?? LISTEN_TIMEOUT_MS} ms\n${describe()}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   const pid = child.pid ?? -1

@@ -1,3 +1,5 @@
+import type { UdpListener } from './udp.js'
+
 /** One DogStatsD line, parsed: `name:value|type[|@rate][|#k:v,...]`. */
 export interface StatsdSample {
   name: string
@@ -53,4 +55,31 @@ export function tagValues (lines: string[], name: string, key: string): Set<stri
     if (s !== undefined && s.name === name && s.tags[key] !== undefined) values.add(s.tags[key])
   }
   return values
+}
+
+/** Sum of the `http.requests` counter values in `lines`, or of those whose tags match `only`. */
+export function countedResponses (lines: string[], only?: RegExp): number {
+  let sum = 0
+  for (const line of lines) {
+    const match = /^http\.requests:(\d+)\|c(\||$)/.exec(line)
+    if (match?.[1] !== undefined && (only === undefined || only.test(line))) sum += Number(match[1])
+  }
+  return sum
+}
+
+/** Tags of {@link flushMarker}'s count: scripts/load.sh never sends a DELETE. */
+export const FLUSH_MARKER = /,method:DELETE,route:\/items\/:key,/
+
+/**
+ * Sends a DELETE to the service at `baseUrl` (a method scripts/load.sh never sends) and waits
+ * until its count has arrived at `udp`, then for the rest of that burst of datagrams (a barrier):
+ * a flush sends every count the service holds, so every response answered before the marker is
+ * counted in what `udp` holds now. Subtract `countedResponses(lines, FLUSH_MARKER)` for the
+ * markers themselves.
+ */
+export async function flushMarker (udp: UdpListener, baseUrl: string, timeoutMs = 30_000): Promise<void> {
+  const before = countedResponses(udp.lines(), FLUSH_MARKER)
+  await (await fetch(`${baseUrl}/items/flush-marker`, { method: 'DELETE' })).arrayBuffer()
+  await udp.waitFor((lines) => countedResponses(lines, FLUSH_MARKER) > before, timeoutMs)
+  await udp.barrier()
 }

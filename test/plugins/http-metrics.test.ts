@@ -7,6 +7,7 @@ import statsdRed, { routeTag, type MetricsSink } from 'fastify-statsd-red'
 import { build, GLOBAL } from '../helpers/app.js'
 import { noopSink } from '../helpers/noop-sink.js'
 import { haveRedisServer, NO_REDIS, startRedis, type TestLike } from '../helpers/redis.js'
+import { until } from '../helpers/wait.js'
 
 /** The two lines one response produces, minus the duration value (asserted separately). */
 function responseLines (lines: string[], method: string, route: string, status: number): { count: string[], timers: string[] } {
@@ -83,7 +84,7 @@ async function serviceRoutes (t: TestLike): Promise<{ app: FastifyInstance, rout
   t.teardown(() => app.close())
   await app.ready()
   // Connected, so the Redis-backed routes take their real path rather than the 503 one.
-  for (const deadline = Date.now() + 5000; !app.redisCommands.connected && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('connection to Redis', () => app.redisCommands.connected)
   return { app, routes, seen }
 }
 

@@ -5,6 +5,7 @@ import { DEPENDENCY_LOG_INTERVAL_MS } from '../../service/dependency-log.js'
 import { haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
 import { logCapture } from '../helpers/log-capture.js'
 import { udpListener } from '../helpers/udp.js'
+import { until } from '../helpers/wait.js'
 
 const skip = haveRedisServer() ? false : NO_REDIS
 const MSG = 'dependency unavailable: answering 503'
@@ -27,8 +28,7 @@ t.test('an outage logs a bounded number of warnings without stack; a real 500 ke
   const app = await buildApp(config, { logger: { level: 'info', stream: capture.stream } })
   t.teardown(() => app.close())
   await app.ready()
-  const deadline = Date.now() + 5000
-  while (!app.redisCommands.connected && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+  await until('connection to Redis', () => app.redisCommands.connected)
   t.equal((await app.inject({ url: '/' })).statusCode, 200, 'healthy before the outage')
 
   await redis.stop()

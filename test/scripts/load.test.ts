@@ -11,6 +11,7 @@ import { byStatus, loadSh as load, NO_SIEGE, reported } from '../helpers/load-sh
 import { freePort, haveRedisServer, NO_REDIS, startRedis } from '../helpers/redis.js'
 import { startService } from '../helpers/service-process.js'
 import { which } from '../helpers/stack.js'
+import { countedResponses, flushMarker, FLUSH_MARKER } from '../helpers/statsd-lines.js'
 import { udpListener } from '../helpers/udp.js'
 
 const USERS = 3
@@ -90,16 +91,11 @@ t.test('siege-driven runs', { skip: which('siege') === undefined ? NO_SIEGE : fa
       for (const code of ['200', '201', '404']) t.ok((statuses[code] ?? 0) > 0, `some ${code}`)
       t.equal(Object.values(statuses).reduce((a, b) => a + b, 0), received, 'the statuses add up to the responses')
       t.match(output, new RegExp(`^Prometheus counted:\\tnot checked: no Prometheus answers at ${deadPrometheus} \\(set PROMETHEUS_URL or -p\\)$`, 'm'))
-      // The service flushes every second; wait until two reads a flush apart agree.
-      let counted = -1
-      for (let previous = -2; counted !== previous;) {
-        previous = counted
-        await new Promise((resolve) => setTimeout(resolve, 1500))
-        // Probe routes left out, as load.sh leaves them out: startService's readiness probe
-        // (GET /health/live) may be flushed after the clear() above.
-        counted = udp.lines().filter((l) => !l.includes(',route:/health/'))
-          .map((l) => /^http\.requests:(\d+)\|c/.exec(l)?.[1]).reduce((sum, n) => sum + Number(n ?? 0), 0)
-      }
+      // Every response siege received was counted before the marker's; probe routes left out,
+      // as load.sh leaves them out (startService's readiness probe may be flushed after clear()).
+      await flushMarker(udp, svc.url)
+      const lines = udp.lines().filter((l) => !l.includes(',route:/health/'))
+      const counted = countedResponses(lines) - countedResponses(lines, FLUSH_MARKER)
       t.ok(counted >= received && counted - received <= USERS,
         `http.requests sent by the service (${counted}) = responses siege received (${received}), or up to ${USERS} more (siege -t cut-off)`)
     })

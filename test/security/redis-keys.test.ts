@@ -57,7 +57,17 @@ t.test('every key the service sends is namespaced and validated; SCAN cursors ar
     pages++
   }
   t.equal(cursor, null, `a full scan ends (${pages} pages)`)
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // MONITOR reports commands in the order Redis ran them: once a marker sent from another
+  // connection is reported, every command the service sent before it has been reported too.
+  const marker = `monitor-barrier-${seed}-${Date.now()}`
+  const other = new Redis(redis.url, { lazyConnect: true })
+  await other.connect()
+  const seen = new Promise<void>((resolve) => monitor.on('monitor', (_time: string, args: string[]) => { if (args[1] === marker) resolve() }))
+  await other.echo(marker)
+  other.disconnect()
+  await seen
+  const markerAt = commands.findIndex((args) => args[1] === marker)
+  commands.splice(markerAt)
 
   const problems: string[] = []
   let keys = 0
