@@ -31,7 +31,7 @@ import { serviceApp, twinApp } from './service-app.js'
  *   `bare` (docs/monitor-your-own-app.md);
  * - `fastify-metrics`: fastify-metrics with its route histogram only (no default metrics, no
  *   summary), the usual Prometheus-client alternative;
- * - `hot-shots`: the same contract as `aggregating` through the previous per-line sink, one
+ * - `hot-shots`: the same contract as `aggregating` through the naive per-line sink (scripts/bench/hot-shots-sink.ts), one
  *   hot-shots call per measurement, buffered into datagrams (the "naive" hook);
  * - `immobiliarelabs`: @immobiliarelabs/fastify-metrics, the closest StatsD peer, with its
  *   defaults (route hits, response time and errors, process health sampled every second, one
